@@ -1,0 +1,1 @@
+"""The aiohttp HTTP API: a drop-in for the existing CTS `/api/1/`."""

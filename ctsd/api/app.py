@@ -1,0 +1,68 @@
+"""The aiohttp application factory. Resources live in cleanup_ctx: symmetric start/stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from ctsd.api import composes, listing, meta, tags
+from ctsd.api.auth import NoAuth, auth_middleware
+from ctsd.api.errors import error_middleware
+from ctsd.config import Settings
+from ctsd.db.engine import create_engine
+from ctsd.service import CommandBus
+from handlers.identity import PrincipalSet, Roles
+
+
+def roles_from(settings: Settings) -> Roles:
+    return Roles(
+        admins=PrincipalSet(settings.admins.users, settings.admins.groups),
+        allowed_builders=PrincipalSet(settings.allowed_builders.users,
+                                      settings.allowed_builders.groups),
+    )
+
+
+ROUTES = [
+    ("GET", "/", meta.landing_page),
+    ("GET", "/api/1/", meta.api_docs_page),
+    ("GET", "/static/openapispec.json", meta.openapi_spec),
+    ("GET", "/api/1/about/", meta.about),
+    ("GET", "/api/1/metrics/", meta.metrics),
+    ("GET", "/api/1/userinfo", meta.userinfo),
+    ("GET", "/api/1/composes/", listing.list_composes),
+    ("POST", "/api/1/composes/", composes.import_compose),
+    ("GET", "/api/1/composes/{compose_id}", composes.get_compose),
+    ("PATCH", "/api/1/composes/{compose_id}", composes.change_compose),
+    ("GET", "/api/1/composes/{compose_id}/changes/", composes.compose_changes_view),
+    ("GET", "/api/1/composes/{compose_id}/repo/", composes.repo_file),
+    ("GET", "/api/1/tags/", listing.list_tags),
+    ("POST", "/api/1/tags/", tags.create_tag),
+    ("GET", "/api/1/tags/{tag}", tags.get_tag),
+    ("PATCH", "/api/1/tags/{tag}", tags.edit_tag),
+    ("GET", "/api/1/tags/{tag}/changes/", tags.tag_changes_view),
+]
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[error_middleware, auth_middleware(NoAuth()), meta.metrics_middleware],
+    )
+    app["settings"] = settings
+    app.cleanup_ctx.append(_database)
+    for method, path, view in ROUTES:
+        app.router.add_route(method, path, view)
+    meta.add_static_routes(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings: Settings = app["settings"]
+    engine = create_engine(settings)
+    app["engine"] = engine
+    app["bus"] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
+                            timedelta(hours=settings.idempotency_ttl_hours))
+    yield
+    await engine.dispose()

@@ -1,0 +1,130 @@
+"""Views of /api/1/composes/: import, read, change, history and .repo files."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.api.requests import actor_of, json_object, optional_str
+from ctsd.api.timeformat import iso_utc
+from ctsd.db.representation import compose_representations
+from ctsd.db.tables import compose_changes, composes
+from ctsd.service import CommandBus, Idempotency
+from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
+from handlers.errors import InvalidInput, NotFound
+
+_VARIANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def bus_of(request: web.Request) -> CommandBus:
+    return request.app["bus"]
+
+
+async def import_compose(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    parents = body.get("parent_compose_ids") or []
+    if not isinstance(parents, list):
+        raise InvalidInput('"parent_compose_ids" must be a list of compose ids')
+    if "compose_info" not in body:
+        raise InvalidInput('Missing "compose_info"')
+    command = ImportCompose(
+        compose_info=body["compose_info"],
+        parent_compose_ids=tuple(parents),
+        respin_of=optional_str(body, "respin_of"),
+        compose_url=optional_str(body, "compose_url"),
+    )
+    key = request.headers.get("Idempotency-Key")
+    idempotency = Idempotency.for_request(key, body) if key is not None else None
+    outcome = await bus_of(request).execute(command, actor_of(request), idempotency=idempotency)
+    response = web.json_response(outcome.body)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+_PATCH_ACTIONS = ("tag", "untag", "set_url")
+
+
+async def change_compose(request: web.Request) -> web.Response:
+    compose_id = request.match_info["compose_id"]
+    body = await json_object(request)
+    action = body.get("action")
+    user_data = optional_str(body, "user_data")
+    command: Any
+    if action in ("tag", "untag"):
+        tag = body.get("tag")
+        if not isinstance(tag, str) or not tag:
+            raise InvalidInput(f'Action {action} needs a "tag"')
+        kind = TagCompose if action == "tag" else UntagCompose
+        command = kind(compose_id, tag, user_data)
+    elif action == "set_url":
+        if "compose_url" not in body:
+            raise InvalidInput('Action set_url needs a "compose_url"')
+        command = SetComposeUrl(compose_id, body["compose_url"], user_data)
+    else:
+        raise InvalidInput(
+            f"Unknown action {action!r}; expected one of {', '.join(_PATCH_ACTIONS)}"
+        )
+    outcome = await bus_of(request).execute(command, actor_of(request))
+    return web.json_response(outcome.body)
+
+
+async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
+    pk = (await conn.execute(
+        select(composes.c.pk).where(composes.c.compose_id == compose_id)
+    )).scalar()
+    if pk is None:
+        raise NotFound(f"Compose {compose_id} does not exist")
+    return pk
+
+
+async def get_compose(request: web.Request) -> web.Response:
+    async with request.app["engine"].connect() as conn:
+        pk = await _pk_of(conn, request.match_info["compose_id"])
+        representation = (await compose_representations(conn, [pk]))[pk]
+    return web.json_response(representation)
+
+
+async def compose_changes_view(request: web.Request) -> web.Response:
+    async with request.app["engine"].connect() as conn:
+        pk = await _pk_of(conn, request.match_info["compose_id"])
+        rows = await conn.execute(
+            select(compose_changes).where(compose_changes.c.compose_pk == pk)
+            .order_by(compose_changes.c.id)
+        )
+        changes = [
+            {"time": iso_utc(row.time), "action": row.action, "user": row.user,
+             "message": row.message, "user_data": row.user_data}
+            for row in rows
+        ]
+    return web.json_response({"changes": changes})
+
+
+async def repo_file(request: web.Request) -> web.Response:
+    compose_id = request.match_info["compose_id"]
+    variant = request.query.get("variant")
+    if not variant:
+        raise InvalidInput('Query parameter "variant" is required')
+    if not _VARIANT.match(variant):
+        raise InvalidInput('"variant" may only contain letters, digits, ".", "_" and "-"')
+    async with request.app["engine"].connect() as conn:
+        row = (await conn.execute(
+            select(composes.c.compose_url).where(composes.c.compose_id == compose_id)
+        )).first()
+    if row is None:
+        raise NotFound(f"Compose {compose_id} does not exist")
+    if not row.compose_url:
+        raise NotFound(f"Compose {compose_id} has no compose_url")
+    base = row.compose_url.rstrip("/")
+    text = (
+        f"[{compose_id}-{variant}]\n"
+        f"name=Compose {compose_id} (RPMs) - {variant}\n"
+        f"baseurl={base}/compose/{variant}/$basearch/os/\n"
+        "enabled=1\n"
+        "gpgcheck=0\n"
+    )
+    return web.Response(text=text, content_type="text/plain")

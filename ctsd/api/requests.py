@@ -1,0 +1,38 @@
+"""Reading request bodies and parameters into validated Python values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from handlers.errors import InvalidInput
+from handlers.identity import Actor
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 (415 for a non-JSON content type)."""
+    # Like the existing service, parse the body as JSON whatever its declared type
+    # (curl -d sends form encoding); only multipart bodies are refused outright.
+    if request.content_type.startswith("multipart/"):
+        raise web.HTTPUnsupportedMediaType(text="Request body must be application/json")
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput(f"Request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("Request body must be a JSON object")
+    return body
+
+
+def optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f'"{key}" must be a string')
+    return value
+
+
+def actor_of(request: web.Request) -> Actor:
+    return request["actor"]

@@ -1,0 +1,80 @@
+"""Views of /api/1/tags/: create, read, edit, permissions and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ctsd.api.requests import actor_of, json_object, optional_str
+from ctsd.api.timeformat import iso_utc
+from ctsd.db.stores import SqlTagStore, tag_representation
+from ctsd.db.tables import tag_changes
+from ctsd.db.uow import utcnow
+from ctsd.service import CommandBus
+from handlers.commands import ChangeTagPermission, CreateTag, EditTag
+from handlers.errors import NotFound
+
+
+def bus_of(request: web.Request) -> CommandBus:
+    return request.app["bus"]
+
+
+async def create_tag(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    command = CreateTag(
+        name=body.get("name"),  # type: ignore[arg-type]  (validated by the handler)
+        description=body.get("description"),  # type: ignore[arg-type]
+        documentation=body.get("documentation"),  # type: ignore[arg-type]
+        user_data=optional_str(body, "user_data"),
+    )
+    outcome = await bus_of(request).execute(command, actor_of(request))
+    return web.json_response(outcome.body)
+
+
+async def edit_tag(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"]
+    body = await json_object(request)
+    user_data = optional_str(body, "user_data")
+    bus, actor = bus_of(request), actor_of(request)
+    result: Any = None
+    edits = {key: optional_str(body, key) for key in ("name", "description", "documentation")}
+    if any(value is not None for value in edits.values()) or "action" not in body:
+        result = (await bus.execute(EditTag(tag, **edits, user_data=user_data), actor)).body
+        tag = str(result["id"])
+    if "action" in body:
+        command = ChangeTagPermission(
+            tag, str(body["action"]), optional_str(body, "username"),
+            optional_str(body, "group"), user_data,
+        )
+        result = (await bus.execute(command, actor)).body
+    return web.json_response(result)
+
+
+async def _tag_id(request: web.Request) -> int:
+    async with request.app["engine"].connect() as conn:
+        tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
+    if tag is None:
+        raise NotFound(f"Tag {request.match_info['tag']} does not exist")
+    return tag.id
+
+
+async def get_tag(request: web.Request) -> web.Response:
+    tag_id = await _tag_id(request)
+    async with request.app["engine"].connect() as conn:
+        return web.json_response(await tag_representation(conn, tag_id))
+
+
+async def tag_changes_view(request: web.Request) -> web.Response:
+    tag_id = await _tag_id(request)
+    async with request.app["engine"].connect() as conn:
+        rows = await conn.execute(
+            select(tag_changes).where(tag_changes.c.tag_id == tag_id).order_by(tag_changes.c.id)
+        )
+        changes = [
+            {"time": iso_utc(row.time), "action": row.action, "user": row.user,
+             "message": row.message, "user_data": row.user_data}
+            for row in rows
+        ]
+    return web.json_response({"changes": changes})

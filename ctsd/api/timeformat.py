@@ -1,0 +1,11 @@
+"""Timestamps in answers: UTC, ISO 8601, with a Z."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def iso_utc(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"

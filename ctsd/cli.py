@@ -1,0 +1,128 @@
+"""`ctsd` command line: serve, migrate, and administer tags and permissions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from ctsd.api.app import create_app, roles_from
+from ctsd.config import ConfigError, Settings, load_settings
+from ctsd.db import migrate
+from ctsd.db.engine import create_engine
+from ctsd.service import CommandBus
+from handlers.commands import TAG_PERMISSION_ACTIONS, ChangeTagPermission, CreateTag
+from handlers.errors import CommandError
+from handlers.identity import Actor
+
+log = logging.getLogger("ctsd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctsd", description="Compose Tracking Service")
+    parser.add_argument("--config", help="path to ctsd.toml (default: ./ctsd.toml, "
+                        "/etc/ctsd/ctsd.toml, or $CTSD_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (migrates the schema first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="processes sharing the port")
+
+    db = sub.add_parser("db", help="schema migrations").add_subparsers(dest="db_command",
+                                                                        required=True)
+    up = db.add_parser("upgrade", help="migrate to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db.add_parser("downgrade", help="migrate back to a revision")
+    down.add_argument("revision")
+
+    tag = sub.add_parser("tag", help="administer tags").add_subparsers(dest="tag_command",
+                                                                       required=True)
+    create = tag.add_parser("create", help="create a tag")
+    create.add_argument("name")
+    create.add_argument("--description", required=True)
+    create.add_argument("--documentation", required=True)
+    for action in TAG_PERMISSION_ACTIONS:
+        perm = tag.add_parser(action.replace("_", "-"), help=f"{action} on a tag")
+        perm.add_argument("tag")
+        perm.add_argument("--user")
+        perm.add_argument("--group")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"ctsd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings, args.host, args.port, args.workers)
+    if args.command == "db":
+        if args.db_command == "upgrade":
+            migrate.upgrade(settings, args.revision)
+        else:
+            migrate.downgrade(settings, args.revision)
+        return 0
+    return asyncio.run(_tag_command(settings, args))
+
+
+def serve(settings: Settings, host: str | None, port: int | None,
+          workers: int | None) -> int:
+    host = host or settings.http_host
+    port = port or settings.http_port
+    workers = workers or settings.http_workers
+    migrate.upgrade(settings)
+    if workers <= 1:
+        _run_worker(settings, host, port, reuse_port=False)
+        return 0
+    # Several processes accept on one port (SO_REUSEPORT); each has its own pool.
+    processes = [multiprocessing.Process(target=_run_worker, args=(settings, host, port, True))
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    return max(process.exitcode or 0 for process in processes)
+
+
+def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
+                access_log=None, print=lambda line: log.info("%s", line))
+
+
+async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:
+    # Operators at the shell already hold the database credentials: they act as admins,
+    # and the history names them as "cli:<unix user>".
+    actor = Actor(username=f"cli:{getpass.getuser()}", backend="cli", superuser=True)
+    command: Any
+    if args.tag_command == "create":
+        command = CreateTag(args.name, args.description, args.documentation)
+    else:
+        command = ChangeTagPermission(args.tag, args.tag_command.replace("-", "_"),
+                                      args.user, args.group)
+    engine = create_engine(settings)
+    try:
+        bus = CommandBus(engine, roles_from(settings), settings.topic_prefix)
+        outcome = await bus.execute(command, actor)
+    except CommandError as exc:
+        print(f"ctsd: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(json.dumps(outcome.body, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

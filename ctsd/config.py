@@ -1,0 +1,179 @@
+"""Configuration: a TOML file, then environment overrides, then defaults.
+
+With no file and no environment at all, the daemon runs on a SQLite file in the
+current directory with the `noauth` backend, which is what a newcomer expects.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which key is wrong."""
+
+
+@dataclass(frozen=True)
+class Principals:
+    """A set of users and groups that hold one role (admins, allowed builders)."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_toml(cls, raw: Any, where: str) -> Principals:
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict) or set(raw) - {"users", "groups"}:
+            raise ConfigError(f"{where} must be a table with 'users' and 'groups' lists")
+        return cls(frozenset(raw.get("users", [])), frozenset(raw.get("groups", [])))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///ctsd.sqlite"
+    database_pool_size: int = 10
+    http_host: str = "127.0.0.1"
+    http_port: int = 5005
+    http_workers: int = 1
+    max_body_bytes: int = 1024 * 1024
+    per_page_default: int = 10
+    per_page_max: int = 100
+    trusted_proxies: frozenset[str] = frozenset()
+    auth_backend: str = "noauth"
+    admins: Principals = field(default_factory=Principals)
+    allowed_builders: Principals = field(default_factory=Principals)
+    topic_prefix: str = "cts."
+    amqp_url: str = ""
+    publish_exchange: str = "amq.topic"
+    idempotency_ttl_hours: int = 24
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the asyncio driver the HTTP server uses."""
+        return to_driver_url(self.database_url, asynchronous=True)
+
+    @property
+    def sync_database_url(self) -> str:
+        """The URL with the blocking driver that alembic migrations use."""
+        return to_driver_url(self.database_url, asynchronous=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_DRIVERS = {
+    "postgresql": ("postgresql+asyncpg", "postgresql+psycopg2"),
+    "sqlite": ("sqlite+aiosqlite", "sqlite"),
+}
+
+
+def to_driver_url(url: str, *, asynchronous: bool) -> str:
+    """Swap whatever driver a URL names for the one this code path needs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"database url {url!r} has no scheme")
+    dialect = scheme.split("+", 1)[0]
+    if dialect == "postgres":
+        dialect = "postgresql"
+    if dialect not in _DRIVERS:
+        raise ConfigError(f"database url {url!r}: only postgresql and sqlite are supported")
+    return f"{_DRIVERS[dialect][0 if asynchronous else 1]}://{rest}"
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    return value
+
+
+def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
+    """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
+    known = {"database", "http", "auth", "messaging"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
+    db, http = _table(raw, "database"), _table(raw, "http")
+    auth, msg = _table(raw, "auth"), _table(raw, "messaging")
+    values: dict[str, Any] = {}
+    mapping = [
+        (db, "url", "database_url"), (db, "pool_size", "database_pool_size"),
+        (http, "host", "http_host"), (http, "port", "http_port"),
+        (http, "workers", "http_workers"), (http, "max_body_bytes", "max_body_bytes"),
+        (http, "per_page_default", "per_page_default"), (http, "per_page_max", "per_page_max"),
+        (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
+        (auth, "backend", "auth_backend"),
+        (msg, "topic_prefix", "topic_prefix"), (msg, "amqp_url", "amqp_url"),
+        (msg, "publish_exchange", "publish_exchange"),
+    ]
+    for table, key, attr in mapping:
+        if key in table:
+            values[attr] = table[key]
+    if "trusted_proxies" in http:
+        values["trusted_proxies"] = frozenset(http["trusted_proxies"])
+    values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")
+    values["allowed_builders"] = Principals.from_toml(
+        auth.get("allowed_builders"), "[auth.allowed_builders]"
+    )
+    return values
+
+
+ENVIRONMENT_OVERRIDES = {
+    "CTSD_DATABASE_URL": ("database_url", str),
+    "CTSD_HTTP_HOST": ("http_host", str),
+    "CTSD_HTTP_PORT": ("http_port", int),
+    "CTSD_HTTP_WORKERS": ("http_workers", int),
+    "CTSD_AMQP_URL": ("amqp_url", str),
+    "CTSD_TOPIC_PREFIX": ("topic_prefix", str),
+    "CTSD_AUTH_BACKEND": ("auth_backend", str),
+}
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Read the TOML file (explicit path, $CTSD_CONFIG, or the default places) and env."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    candidate = path or env.get("CTSD_CONFIG")
+    if candidate:
+        values.update(_read_toml(Path(candidate)))
+    else:
+        for default in DEFAULT_CONFIG_PATHS:
+            if Path(default).is_file():
+                values.update(_read_toml(Path(default)))
+                break
+    for name, (attr, convert) in ENVIRONMENT_OVERRIDES.items():
+        if name in env:
+            try:
+                values[attr] = convert(env[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return settings_from_toml(tomllib.load(handle))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _validate(settings: Settings) -> None:
+    to_driver_url(settings.database_url, asynchronous=True)
+    if settings.auth_backend != "noauth":
+        raise ConfigError(f"auth backend {settings.auth_backend!r} is not available yet")
+    if not 1 <= settings.per_page_default <= settings.per_page_max:
+        raise ConfigError("per_page_default must be between 1 and per_page_max")

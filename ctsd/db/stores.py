@@ -1,0 +1,200 @@
+"""SQL implementations of the storage ports that handlers use (`handlers.ports`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.db.representation import compose_representations
+from ctsd.db.tables import (
+    compose_changes,
+    compose_parents,
+    compose_tags,
+    composes,
+    respin_counters,
+    tag_changes,
+    tag_permissions,
+    tags,
+)
+from handlers.ports import ComposeRef, TagRecord
+
+
+def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
+    """INSERT that supports ON CONFLICT on both PostgreSQL and SQLite."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class SqlComposeStore:
+    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def next_respin(self, stream: str, requested: int) -> int:
+        # The upsert row-locks the stream's counter until commit: concurrent imports of
+        # one stream queue here and each gets the next respin, gap-free, no retries.
+        counter = respin_counters.c.last_respin
+        stmt = upsert_insert(self._conn, respin_counters).values(
+            stream=stream, last_respin=requested
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["stream"],
+            set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
+        ).returning(counter)
+        return (await self._conn.execute(stmt)).scalar_one()
+
+    async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
+        if not compose_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(composes.c.compose_id, composes.c.pk)
+            .where(composes.c.compose_id.in_(compose_ids))
+        )
+        return {row.compose_id: row.pk for row in rows}
+
+    async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
+                     builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
+        result = await self._conn.execute(
+            composes.insert()
+            .values(**columns, builder=builder, compose_url=compose_url,
+                    respin_of_pk=respin_of_pk, compose_info=json.dumps(compose_info),
+                    created_at=self._now())
+            .returning(composes.c.pk)
+        )
+        return result.scalar_one()
+
+    async def add_parents(self, child_pk: int, parent_pks: list[int]) -> None:
+        if parent_pks:
+            await self._conn.execute(
+                compose_parents.insert(),
+                [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
+            )
+
+    async def lock(self, compose_id: str) -> ComposeRef | None:
+        row = (await self._conn.execute(
+            select(composes.c.pk, composes.c.compose_id, composes.c.compose_url)
+            .where(composes.c.compose_id == compose_id)
+            .with_for_update()
+        )).first()
+        return ComposeRef(row.pk, row.compose_id, row.compose_url) if row else None
+
+    async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
+        stmt = (
+            upsert_insert(self._conn, compose_tags)
+            .values(compose_pk=compose_pk, tag_id=tag_id)
+            .on_conflict_do_nothing()
+            .returning(compose_tags.c.tag_id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def remove_tag(self, compose_pk: int, tag_id: int) -> bool:
+        stmt = (
+            delete(compose_tags)
+            .where(compose_tags.c.compose_pk == compose_pk, compose_tags.c.tag_id == tag_id)
+            .returning(compose_tags.c.tag_id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def set_url(self, compose_pk: int, url: str) -> None:
+        await self._conn.execute(
+            update(composes).where(composes.c.pk == compose_pk).values(compose_url=url)
+        )
+
+    async def add_change(self, compose_pk: int, action: str, user: str, message: str,
+                         user_data: str | None) -> None:
+        await self._conn.execute(compose_changes.insert().values(
+            compose_pk=compose_pk, time=self._now(), action=action, user=user,
+            message=message, user_data=user_data,
+        ))
+
+    async def representation(self, compose_pk: int) -> dict[str, Any]:
+        return (await compose_representations(self._conn, [compose_pk]))[compose_pk]
+
+
+class SqlTagStore:
+    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def get(self, id_or_name: str) -> TagRecord | None:
+        row = (await self._conn.execute(
+            select(tags).where(tags.c.name == str(id_or_name))
+        )).first()
+        if row is None and str(id_or_name).isdigit():
+            row = (await self._conn.execute(
+                select(tags).where(tags.c.id == int(id_or_name))
+            )).first()
+        if row is None:
+            return None
+        perms: dict[tuple[str, str], set[str]] = {}
+        for perm in await self._conn.execute(
+            select(tag_permissions).where(tag_permissions.c.tag_id == row.id)
+        ):
+            perms.setdefault((perm.role, perm.kind), set()).add(perm.name)
+        return TagRecord(row.id, row.name, row.description, row.documentation,
+                         {key: frozenset(names) for key, names in perms.items()})
+
+    async def name_taken(self, name: str) -> bool:
+        found = await self._conn.execute(select(func.count()).where(tags.c.name == name))
+        return bool(found.scalar_one())
+
+    async def create(self, name: str, description: str, documentation: str) -> int:
+        result = await self._conn.execute(
+            tags.insert().values(name=name, description=description,
+                                 documentation=documentation).returning(tags.c.id)
+        )
+        return result.scalar_one()
+
+    async def update(self, tag_id: int, fields: dict[str, str]) -> None:
+        await self._conn.execute(update(tags).where(tags.c.id == tag_id).values(**fields))
+
+    async def add_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
+        stmt = (
+            upsert_insert(self._conn, tag_permissions)
+            .values(tag_id=tag_id, role=role, kind=kind, name=name)
+            .on_conflict_do_nothing()
+            .returning(tag_permissions.c.tag_id)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def remove_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
+        stmt = delete(tag_permissions).where(
+            tag_permissions.c.tag_id == tag_id, tag_permissions.c.role == role,
+            tag_permissions.c.kind == kind, tag_permissions.c.name == name,
+        ).returning(tag_permissions.c.tag_id)
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def add_change(self, tag_id: int, action: str, user: str, message: str,
+                         user_data: str | None) -> None:
+        await self._conn.execute(tag_changes.insert().values(
+            tag_id=tag_id, time=self._now(), action=action, user=user, message=message,
+            user_data=user_data,
+        ))
+
+    async def representation(self, tag_id: int) -> dict[str, Any]:
+        return await tag_representation(self._conn, tag_id)
+
+
+async def tag_representation(conn: AsyncConnection, tag_id: int) -> dict[str, Any]:
+    row = (await conn.execute(select(tags).where(tags.c.id == tag_id))).one()
+    lists: dict[tuple[str, str], list[str]] = {}
+    for perm in await conn.execute(
+        select(tag_permissions).where(tag_permissions.c.tag_id == tag_id)
+        .order_by(tag_permissions.c.name)
+    ):
+        lists.setdefault((perm.role, perm.kind), []).append(perm.name)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "documentation": row.documentation,
+        "taggers": lists.get(("tagger", "user"), []),
+        "untaggers": lists.get(("untagger", "user"), []),
+        "tagger_groups": lists.get(("tagger", "group"), []),
+        "untagger_groups": lists.get(("untagger", "group"), []),
+    }

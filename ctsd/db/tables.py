@@ -1,0 +1,200 @@
+"""The relational schema. Alembic migrations create exactly these tables.
+
+Every filter and sort the list API offers has an index, because the existing service
+had none and its deep pages crawled.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# Named constraints so that migrations are reproducible on PostgreSQL and SQLite alike.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger falls back to Integer there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+composes = Table(
+    "composes",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("compose_id", String(255), nullable=False, unique=True),
+    Column("date", String(8), nullable=False),
+    Column("respin", Integer, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("label", String(100)),
+    Column("final", Boolean, nullable=False, default=False),
+    Column("release_name", String(255), nullable=False),
+    Column("release_short", String(100), nullable=False),
+    Column("release_version", String(100), nullable=False),
+    # release_version with every number zero-padded, so "8.10" sorts after "8.9".
+    Column("release_version_key", String(255), nullable=False),
+    Column("release_is_layered", Boolean, nullable=False, default=False),
+    Column("release_type", String(20), nullable=False),
+    Column("release_internal", Boolean, nullable=False, default=False),
+    Column("base_product_name", String(255)),
+    Column("base_product_short", String(100)),
+    Column("base_product_version", String(100)),
+    Column("base_product_type", String(20)),
+    Column("builder", String(255), nullable=False),
+    Column("compose_url", Text),
+    Column("respin_of_pk", Integer, ForeignKey("composes.pk")),
+    # The productmd ComposeInfo exactly as stored (with the allocated id and respin):
+    # answers are built from it rather than re-assembled from columns, so nothing the
+    # client sent (variants, final) is dropped.
+    Column("compose_info", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_composes_date_compose_id", "date", "compose_id"),
+    Index("ix_composes_release_short_date", "release_short", "date", "compose_id"),
+    Index("ix_composes_release_version_key", "release_version_key"),
+    Index("ix_composes_release_name", "release_name"),
+    Index("ix_composes_release_version", "release_version"),
+    Index("ix_composes_type", "type"),
+    Index("ix_composes_label", "label"),
+    Index("ix_composes_builder", "builder"),
+    Index("ix_composes_respin", "respin"),
+    Index("ix_composes_release_type", "release_type"),
+    Index("ix_composes_base_product_short", "base_product_short"),
+    Index("ix_composes_base_product_name", "base_product_name"),
+    Index("ix_composes_base_product_version", "base_product_version"),
+    Index("ix_composes_respin_of_pk", "respin_of_pk"),
+)
+
+# One row per release stream and date: the last respin handed out. Allocation bumps
+# it with one atomic upsert, which row-locks it until commit, so concurrent imports
+# queue on it instead of colliding and retrying; a rolled-back import gives its
+# respin back, so respins stay gap-free.
+respin_counters = Table(
+    "respin_counters",
+    metadata,
+    Column("stream", String(255), primary_key=True),
+    Column("last_respin", Integer, nullable=False),
+)
+
+compose_parents = Table(
+    "compose_parents",
+    metadata,
+    Column("child_pk", Integer, ForeignKey("composes.pk"), primary_key=True),
+    Column("parent_pk", Integer, ForeignKey("composes.pk"), primary_key=True),
+    Index("ix_compose_parents_parent_pk", "parent_pk"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("documentation", Text, nullable=False),
+)
+
+# Who may add (tagger) or remove (untagger) a tag: users and groups.
+tag_permissions = Table(
+    "tag_permissions",
+    metadata,
+    Column("tag_id", Integer, ForeignKey("tags.id"), primary_key=True),
+    Column("role", String(10), primary_key=True),  # "tagger" | "untagger"
+    Column("kind", String(10), primary_key=True),  # "user" | "group"
+    Column("name", String(255), primary_key=True),
+)
+
+compose_tags = Table(
+    "compose_tags",
+    metadata,
+    Column("compose_pk", Integer, ForeignKey("composes.pk"), primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tags.id"), primary_key=True),
+    Index("ix_compose_tags_tag_id", "tag_id", "compose_pk"),
+)
+
+compose_changes = Table(
+    "compose_changes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("compose_pk", Integer, ForeignKey("composes.pk"), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("user", String(255)),
+    Column("message", Text, nullable=False),
+    Column("user_data", Text),
+    Index("ix_compose_changes_compose_pk", "compose_pk", "id"),
+)
+
+tag_changes = Table(
+    "tag_changes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("tag_id", Integer, ForeignKey("tags.id"), nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("user", String(255)),
+    Column("message", Text, nullable=False),
+    Column("user_data", Text),
+    Index("ix_tag_changes_tag_id", "tag_id", "id"),
+)
+
+# Transactional outbox: written in the same transaction as the change it announces,
+# published later by the relay. `message_id` stays the same on every publish retry.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("message_id", String(36), nullable=False, unique=True),
+    Column("topic", String(255), nullable=False),
+    Column("body", JSON, nullable=False),
+    # The compose the event is about: the relay keeps order per compose.
+    Column("ordering_key", String(255)),
+    # The request message this event answers, when it came from the bus.
+    Column("in_reply_to", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Index("ix_outbox_unsent", "sent_at", "id"),
+)
+
+# Answers to requests that carried an Idempotency-Key, so that a retried request
+# gets the first answer instead of a second effect.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Bus messages whose effect is committed: a redelivery finds its id here and is skipped.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("message_id", String(255), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+__all__ = [
+    "metadata", "composes", "respin_counters", "compose_parents", "tags", "tag_permissions",
+    "compose_tags", "compose_changes", "tag_changes", "outbox", "idempotency_keys",
+    "processed_messages",
+]

@@ -1,0 +1,126 @@
+"""The one write path: run a command's handler inside one unit of work and commit.
+
+HTTP views, the bus consumer and the CLI all call `CommandBus.execute`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
+
+from ctsd.db.tables import idempotency_keys
+from ctsd.db.uow import SqlUnitOfWork
+from handlers import HANDLERS
+from handlers.errors import Conflict, InvalidInput
+from handlers.identity import Actor, Roles
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL SQLSTATEs that mean "run the same transaction again": serialization
+# failure and deadlock. IntegrityError covers two callers creating one unique thing at
+# once; the second attempt then sees the first one's row and answers properly.
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in _RETRY_SQLSTATES or "database is locked" in str(exc.orig)
+    return False
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key sent with a request, and a hash of the request it keys."""
+
+    key: str
+    request_hash: str
+
+    @classmethod
+    def for_request(cls, key: str, payload: Any) -> Idempotency:
+        if not key or len(key) > 255:
+            raise InvalidInput("Idempotency-Key must be 1 to 255 characters")
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: Any
+    replayed: bool = False
+    message_ids: tuple[str, ...] = ()
+
+
+class CommandBus:
+    def __init__(self, engine: AsyncEngine, roles: Roles, topic_prefix: str,
+                 idempotency_ttl: timedelta = timedelta(hours=24)) -> None:
+        self.engine = engine
+        self.roles = roles
+        self.topic_prefix = topic_prefix
+        self.idempotency_ttl = idempotency_ttl
+
+    async def execute(self, command: Any, actor: Actor, *,
+                      idempotency: Idempotency | None = None,
+                      in_reply_to: str | None = None) -> Outcome:
+        handler = HANDLERS[type(command)]
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_transient), stop=stop_after_attempt(4),
+            wait=wait_random(0, 0.05), reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to) as uow:
+                    if idempotency is not None:
+                        stored = await self._stored_answer(uow, actor, idempotency)
+                        if stored is not None:
+                            return Outcome(stored, replayed=True)
+                    body = await handler(command, uow, actor, self.roles)
+                    if idempotency is not None:
+                        await self._store_answer(uow, actor, idempotency, body)
+                    await uow.commit()
+                    return Outcome(body, message_ids=tuple(uow.emitted_message_ids))
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _stored_answer(self, uow: SqlUnitOfWork, actor: Actor,
+                             idem: Idempotency) -> Any | None:
+        row = (await uow.connection.execute(
+            select(idempotency_keys).where(idempotency_keys.c.username == actor.username,
+                                           idempotency_keys.c.key == idem.key)
+        )).first()
+        if row is None:
+            return None
+        if _aware(row.created_at) < uow.now() - self.idempotency_ttl:
+            await uow.connection.execute(delete(idempotency_keys).where(
+                idempotency_keys.c.username == actor.username,
+                idempotency_keys.c.key == idem.key))
+            return None
+        if row.request_hash != idem.request_hash:
+            raise Conflict("Idempotency-Key was already used with a different request")
+        return json.loads(row.response)
+
+    async def _store_answer(self, uow: SqlUnitOfWork, actor: Actor, idem: Idempotency,
+                            body: Any) -> None:
+        await uow.connection.execute(idempotency_keys.insert().values(
+            username=actor.username, key=idem.key, request_hash=idem.request_hash,
+            status=200, response=json.dumps(body), created_at=uow.now(),
+        ))
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back without a zone; everything we store is UTC.
+    from datetime import timezone
+
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

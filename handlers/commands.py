@@ -1,0 +1,68 @@
+"""Commands: what a caller asks CTS to change. HTTP, bus and CLI all build these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ImportCompose:
+    compose_info: Any
+    parent_compose_ids: tuple[str, ...] = ()
+    respin_of: str | None = None
+    compose_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TagCompose:
+    compose_id: str
+    tag: str
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class UntagCompose:
+    compose_id: str
+    tag: str
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class SetComposeUrl:
+    compose_id: str
+    compose_url: str
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateTag:
+    name: str
+    description: str
+    documentation: str
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class EditTag:
+    """Rename or re-describe a tag; `None` leaves a field as it is."""
+
+    tag: str
+    name: str | None = None
+    description: str | None = None
+    documentation: str | None = None
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeTagPermission:
+    """Add or remove a tagger/untagger (a user and/or a group) of a tag."""
+
+    tag: str
+    action: str  # add_tagger | remove_tagger | add_untagger | remove_untagger
+    username: str | None = None
+    group: str | None = None
+    user_data: str | None = None
+
+
+TAG_PERMISSION_ACTIONS = ("add_tagger", "remove_tagger", "add_untagger", "remove_untagger")

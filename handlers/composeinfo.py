@@ -1,0 +1,107 @@
+"""Compose metadata rules: parsing a submitted ComposeInfo and naming the compose.
+
+Pure functions over productmd objects; nothing here touches storage. productmd owns the
+format (we never re-implement it): we only add the checks the existing service lacked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from productmd.composeinfo import ComposeInfo
+
+from handlers.errors import InvalidInput
+
+# A release short name ends up in compose IDs, URLs and file names; the existing
+# service let "/" through. productmd's own RELEASE_SHORT_RE is stricter than real
+# data ("RHEL", "Fedora"), so allow letters, digits, dot, underscore, plus and dash.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_NUMBER = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class ParsedCompose:
+    """A validated ComposeInfo plus the columns the list API filters on."""
+
+    info: ComposeInfo
+
+    @property
+    def stream(self) -> str:
+        """Respins are counted per release short + version + date (the ID promise)."""
+        release = self.info.release
+        return f"{release.short}\x1f{release.version}\x1f{self.info.compose.date}"
+
+    def with_respin(self, respin: int) -> ParsedCompose:
+        self.info.compose.respin = respin
+        self.info.compose.id = self.info.create_compose_id()
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        self.info.serialize(out)
+        # productmd omits is_layered when false; v1 clients read it in every answer.
+        out["payload"]["release"]["is_layered"] = bool(self.info.release.is_layered)
+        return out
+
+    def columns(self) -> dict[str, Any]:
+        compose, release = self.info.compose, self.info.release
+        base = self.info.base_product if release.is_layered else None
+        return {
+            "compose_id": compose.id,
+            "date": compose.date,
+            "respin": compose.respin,
+            "type": compose.type,
+            "label": compose.label,
+            "final": bool(compose.final),
+            "release_name": release.name,
+            "release_short": release.short,
+            "release_version": release.version,
+            "release_version_key": version_sort_key(release.version),
+            "release_is_layered": bool(release.is_layered),
+            "release_type": release.type,
+            "release_internal": bool(release.internal),
+            "base_product_name": base.name if base else None,
+            "base_product_short": base.short if base else None,
+            "base_product_version": base.version if base else None,
+            "base_product_type": base.type if base else None,
+        }
+
+
+def parse_compose_info(raw: Any) -> ParsedCompose:
+    """Validate a submitted ComposeInfo with productmd; InvalidInput names what is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidInput('"compose_info" must be a JSON object')
+    info = ComposeInfo()
+    try:
+        info.loads(json.dumps(raw))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidInput(f'Cannot parse "compose_info": {_describe(exc)}') from exc
+    for label, value in (("release.short", info.release.short),
+                         ("release.version", info.release.version)):
+        if not isinstance(value, str) or not _SAFE_NAME.match(value):
+            raise InvalidInput(
+                f'Cannot parse "compose_info": {label} {value!r} may only contain letters, '
+                "digits, '.', '_', '+' and '-'"
+            )
+    if info.release.is_layered:
+        for label, value in (("base_product.short", info.base_product.short),
+                             ("base_product.version", info.base_product.version)):
+            if not isinstance(value, str) or not _SAFE_NAME.match(value):
+                raise InvalidInput(f'Cannot parse "compose_info": {label} {value!r} is not valid')
+    if not isinstance(info.compose.respin, int) or info.compose.respin < 0:
+        raise InvalidInput('Cannot parse "compose_info": compose.respin must be >= 0')
+    return ParsedCompose(info)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc) or type(exc).__name__
+
+
+def version_sort_key(version: str) -> str:
+    """Zero-pad every number so that a plain string sort is a numeric one (8.9 < 8.10)."""
+    return _NUMBER.sub(lambda match: match.group(1).zfill(12), version)

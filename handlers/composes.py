@@ -1,0 +1,134 @@
+"""Compose commands: import (ID allocation), tag, untag, set location.
+
+Each handler runs inside one unit of work: state change, history row and outbox event
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
+from handlers.composeinfo import parse_compose_info
+from handlers.errors import Forbidden, InvalidInput, NotFound
+from handlers.identity import Actor, Roles
+from handlers.ports import ComposeRef, TagRecord, UnitOfWork
+from handlers.validation import check_http_url
+
+MAX_PARENTS = 100
+
+
+async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
+                         roles: Roles) -> dict[str, Any]:
+    """Store a new compose under a fresh, unique ID; answer its ComposeInfo."""
+    if not roles.can_create_compose(actor):
+        raise Forbidden(f"User {actor.username} is not allowed to create composes")
+    parsed = parse_compose_info(cmd.compose_info)
+    if cmd.compose_url is not None:
+        check_http_url(cmd.compose_url, "compose_url")
+    parent_pks = await _existing(uow, list(cmd.parent_compose_ids), "parent_compose_ids")
+    respin_of_pk = None
+    if cmd.respin_of is not None:
+        respin_of_pk = (await _existing(uow, [cmd.respin_of], "respin_of"))[0]
+
+    respin = await uow.composes.next_respin(parsed.stream, parsed.info.compose.respin)
+    parsed = parsed.with_respin(respin)
+    compose_info = parsed.to_json()
+    pk = await uow.composes.insert(parsed.columns(), compose_info, actor.username,
+                                   cmd.compose_url, respin_of_pk)
+    await uow.composes.add_parents(pk, parent_pks)
+    await uow.composes.add_change(pk, "created", actor.username,
+                                  f"Compose {parsed.info.compose.id} created", None)
+    await _announce(uow, "compose-created", pk, parsed.info.compose.id, actor)
+    return compose_info
+
+
+async def _existing(uow: UnitOfWork, compose_ids: list[str], field: str) -> list[int]:
+    if len(compose_ids) > MAX_PARENTS:
+        raise InvalidInput(f'"{field}" may name at most {MAX_PARENTS} composes')
+    if not all(isinstance(cid, str) and cid for cid in compose_ids):
+        raise InvalidInput(f'"{field}" must contain compose id strings')
+    found = await uow.composes.pks_of(compose_ids)
+    missing = [cid for cid in compose_ids if cid not in found]
+    if missing:
+        raise InvalidInput(f'"{field}": unknown compose(s) {", ".join(missing)}')
+    return list(dict.fromkeys(found[cid] for cid in compose_ids))
+
+
+async def tag_compose(cmd: TagCompose, uow: UnitOfWork, actor: Actor,
+                      roles: Roles) -> dict[str, Any]:
+    """Add a tag; tagging an already-tagged compose is a silent success with no event."""
+    compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
+    _require_tag_role(tag, "tagger", actor, roles)
+    if await uow.composes.add_tag(compose.pk, tag.id):
+        await uow.composes.add_change(compose.pk, "tagged", actor.username,
+                                      f"Tagged with {tag.name}", cmd.user_data)
+        await _announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
+                        tag=tag.name, user_data=cmd.user_data)
+    return await uow.composes.representation(compose.pk)
+
+
+async def untag_compose(cmd: UntagCompose, uow: UnitOfWork, actor: Actor,
+                        roles: Roles) -> dict[str, Any]:
+    """Remove a tag; untagging a compose without it is a silent success with no event."""
+    compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
+    _require_tag_role(tag, "untagger", actor, roles)
+    if await uow.composes.remove_tag(compose.pk, tag.id):
+        await uow.composes.add_change(compose.pk, "untagged", actor.username,
+                                      f"Untagged {tag.name}", cmd.user_data)
+        await _announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
+                        tag=tag.name, user_data=cmd.user_data)
+    return await uow.composes.representation(compose.pk)
+
+
+async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
+                          roles: Roles) -> dict[str, Any]:
+    """Record where the compose lives now; an unchanged URL is a no-op."""
+    if not roles.can_set_url(actor):
+        raise Forbidden(f"User {actor.username} is not allowed to set compose URLs")
+    url = check_http_url(cmd.compose_url, "compose_url")
+    compose = await _locked_compose(uow, cmd.compose_id)
+    if compose.compose_url != url:
+        await uow.composes.set_url(compose.pk, url)
+        await uow.composes.add_change(compose.pk, "url_changed", actor.username,
+                                      f"Location changed to {url}", cmd.user_data)
+        await _announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
+    return await uow.composes.representation(compose.pk)
+
+
+async def _locked_compose(uow: UnitOfWork, compose_id: str) -> ComposeRef:
+    # Locking the compose row serialises every change to one compose, which keeps its
+    # history, its outbox order and the "compose after the change" in messages exact.
+    compose = await uow.composes.lock(compose_id)
+    if compose is None:
+        raise NotFound(f"Compose {compose_id} does not exist")
+    return compose
+
+
+async def _compose_and_tag(uow: UnitOfWork, compose_id: str,
+                           tag_name: str) -> tuple[ComposeRef, TagRecord]:
+    if not isinstance(tag_name, str) or not tag_name:
+        raise InvalidInput('"tag" is required')
+    tag = await uow.tags.get(tag_name)
+    if tag is None or tag.name != tag_name:
+        raise InvalidInput(f"Tag {tag_name} does not exist")
+    return await _locked_compose(uow, compose_id), tag
+
+
+def _require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> None:
+    if roles.is_admin(actor):
+        return
+    if actor.username in tag.principals(role, "user"):
+        return
+    if actor.groups & tag.principals(role, "group"):
+        return
+    verb = "tag" if role == "tagger" else "untag"
+    raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")
+
+
+async def _announce(uow: UnitOfWork, event: str, compose_pk: int, compose_id: str,
+                    actor: Actor, **extra: Any) -> None:
+    body: dict[str, Any] = {"event": event, **extra}
+    body["compose"] = await uow.composes.representation(compose_pk)
+    body["agent"] = actor.username
+    await uow.emit(event, body, ordering_key=compose_id)

@@ -1,0 +1,39 @@
+"""Packaging for CTS, the Compose Tracking Service daemon (`ctsd`)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="ctsd",
+    version="0.1.0",
+    description="Compose Tracking Service: compose IDs, tags, promotions and locations",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*", "schemas", "schemas.*"]),
+    package_data={"ctsd": ["api/static/*", "db/migrations/*.py", "db/migrations/*.mako",
+                           "db/migrations/versions/*.py", "db/alembic.ini"]},
+    install_requires=[
+        "aiohttp>=3.9",
+        "sqlalchemy[asyncio]>=2.0",
+        "asyncpg>=0.29",
+        "aiosqlite>=0.20",
+        "psycopg2-binary>=2.9",
+        "alembic>=1.13",
+        "productmd>=1.38",
+        "fedora-messaging>=3.4",
+        "pika>=1.3",
+        "tenacity>=8",
+        "prometheus-client>=0.20",
+        "swagger-ui-bundle>=1.1",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5"],
+    },
+    entry_points={
+        "console_scripts": ["ctsd=ctsd.cli:main"],
+        "fedora.messages": [
+            "cts.compose.created=schemas.published:ComposeCreatedV1",
+            "cts.compose.tagged=schemas.published:ComposeTaggedV1",
+            "cts.compose.untagged=schemas.published:ComposeUntaggedV1",
+            "cts.compose.changed=schemas.published:ComposeChangedV1",
+        ],
+    },
+)

@@ -10,7 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from handlers import commands
-from handlers.composes import import_compose, set_compose_url, tag_compose, untag_compose
+from handlers.composes import (
+    import_compose,
+    set_compose_url,
+    tag_compose,
+    untag_compose,
+)
 from handlers.identity import Actor, Roles
 from handlers.ports import UnitOfWork
 from handlers.tags import change_tag_permission, create_tag, edit_tag

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.commands import TAG_PERMISSION_ACTIONS, ChangeTagPermission, CreateTag, EditTag
+from handlers.commands import (
+    TAG_PERMISSION_ACTIONS,
+    ChangeTagPermission,
+    CreateTag,
+    EditTag,
+)
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.identity import Actor, Roles
 from handlers.ports import TagRecord, UnitOfWork

@@ -10,6 +10,7 @@ from aiohttp import web
 from ctsd.api import composes, listing, meta, tags
 from ctsd.api.auth import NoAuth, auth_middleware
 from ctsd.api.errors import error_middleware
+from ctsd.api.keys import BUS, ENGINE, SETTINGS
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
 from ctsd.service import CommandBus
@@ -50,7 +51,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[error_middleware, auth_middleware(NoAuth()), meta.metrics_middleware],
     )
-    app["settings"] = settings
+    app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     for method, path, view in ROUTES:
         app.router.add_route(method, path, view)
@@ -59,10 +60,10 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings: Settings = app["settings"]
+    settings: Settings = app[SETTINGS]
     engine = create_engine(settings)
-    app["engine"] = engine
-    app["bus"] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
+    app[ENGINE] = engine
+    app[BUS] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                             timedelta(hours=settings.idempotency_ttl_hours))
     yield
     await engine.dispose()

@@ -10,6 +10,7 @@ from typing import Protocol
 from aiohttp import web
 
 from ctsd.api.errors import Handler
+from ctsd.api.keys import ACTOR
 from handlers.identity import ANONYMOUS, Actor
 
 
@@ -27,7 +28,7 @@ class NoAuth:
 def auth_middleware(authenticator: Authenticator) -> Handler:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        request["actor"] = await authenticator.authenticate(request)
+        request[ACTOR] = await authenticator.authenticate(request)
         return await handler(request)
 
     return middleware

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd.api.keys import BUS, ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.representation import compose_representations
@@ -21,7 +22,7 @@ _VARIANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def bus_of(request: web.Request) -> CommandBus:
-    return request.app["bus"]
+    return request.app[BUS]
 
 
 async def import_compose(request: web.Request) -> web.Response:
@@ -83,14 +84,14 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
 
 
 async def get_compose(request: web.Request) -> web.Response:
-    async with request.app["engine"].connect() as conn:
+    async with request.app[ENGINE].connect() as conn:
         pk = await _pk_of(conn, request.match_info["compose_id"])
         representation = (await compose_representations(conn, [pk]))[pk]
     return web.json_response(representation)
 
 
 async def compose_changes_view(request: web.Request) -> web.Response:
-    async with request.app["engine"].connect() as conn:
+    async with request.app[ENGINE].connect() as conn:
         pk = await _pk_of(conn, request.match_info["compose_id"])
         rows = await conn.execute(
             select(compose_changes).where(compose_changes.c.compose_pk == pk)
@@ -111,7 +112,7 @@ async def repo_file(request: web.Request) -> web.Response:
         raise InvalidInput('Query parameter "variant" is required')
     if not _VARIANT.match(variant):
         raise InvalidInput('"variant" may only contain letters, digits, ".", "_" and "-"')
-    async with request.app["engine"].connect() as conn:
+    async with request.app[ENGINE].connect() as conn:
         row = (await conn.execute(
             select(composes.c.compose_url).where(composes.c.compose_id == compose_id)
         )).first()

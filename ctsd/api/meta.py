@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ctsd import __version__
 from ctsd.api.errors import Handler
+from ctsd.api.keys import SETTINGS
 
 
 async def landing_page(request: web.Request) -> web.Response:
@@ -25,7 +26,7 @@ async def openapi_spec(request: web.Request) -> web.Response:
 
 
 async def about(request: web.Request) -> web.Response:
-    settings = request.app["settings"]
+    settings = request.app[SETTINGS]
     return web.json_response({"version": __version__, "auth_backend": settings.auth_backend,
                               "allowed_builders": sorted(settings.allowed_builders.users)})
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ctsd.api.keys import ACTOR
 from handlers.errors import InvalidInput
 from handlers.identity import Actor
 
@@ -35,4 +36,4 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 def actor_of(request: web.Request) -> Actor:
-    return request["actor"]
+    return request[ACTOR]

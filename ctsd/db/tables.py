@@ -194,7 +194,16 @@ processed_messages = Table(
 )
 
 __all__ = [
-    "metadata", "composes", "respin_counters", "compose_parents", "tags", "tag_permissions",
-    "compose_tags", "compose_changes", "tag_changes", "outbox", "idempotency_keys",
+    "compose_changes",
+    "compose_parents",
+    "compose_tags",
+    "composes",
+    "idempotency_keys",
+    "metadata",
+    "outbox",
     "processed_messages",
+    "respin_counters",
+    "tag_changes",
+    "tag_permissions",
+    "tags",
 ]

@@ -44,17 +44,6 @@ class CreateTag:
 
 
 @dataclass(frozen=True)
-class EditTag:
-    """Rename or re-describe a tag; `None` leaves a field as it is."""
-
-    tag: str
-    name: str | None = None
-    description: str | None = None
-    documentation: str | None = None
-    user_data: str | None = None
-
-
-@dataclass(frozen=True)
 class ChangeTagPermission:
     """Add or remove a tagger/untagger (a user and/or a group) of a tag."""
 
@@ -63,6 +52,19 @@ class ChangeTagPermission:
     username: str | None = None
     group: str | None = None
     user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class EditTag:
+    """Rename or re-describe a tag (`None` leaves a field as it is), and optionally change
+    its permissions in the same transaction (the v1 PATCH allows both at once)."""
+
+    tag: str
+    name: str | None = None
+    description: str | None = None
+    documentation: str | None = None
+    user_data: str | None = None
+    permission: ChangeTagPermission | None = None
 
 
 TAG_PERMISSION_ACTIONS = ("add_tagger", "remove_tagger", "add_untagger", "remove_untagger")

@@ -63,12 +63,21 @@ async def edit_tag(cmd: EditTag, uow: UnitOfWork, actor: Actor, roles: Roles) ->
         await uow.tags.update(tag.id, changed)
         summary = ", ".join(f"{key} changed" for key in sorted(changed))
         await uow.tags.add_change(tag.id, "edited", actor.username, summary, cmd.user_data)
+    if cmd.permission is not None:
+        await _change_permission(cmd.permission, tag, uow, actor)
     return await uow.tags.representation(tag.id)
 
 
 async def change_tag_permission(cmd: ChangeTagPermission, uow: UnitOfWork, actor: Actor,
                                 roles: Roles) -> dict[str, Any]:
     _require_admin(actor, roles)
+    tag = await _existing_tag(uow, cmd.tag)
+    await _change_permission(cmd, tag, uow, actor)
+    return await uow.tags.representation(tag.id)
+
+
+async def _change_permission(cmd: ChangeTagPermission, tag: TagRecord, uow: UnitOfWork,
+                             actor: Actor) -> None:
     if cmd.action not in TAG_PERMISSION_ACTIONS:
         raise InvalidInput(
             f"Unknown action {cmd.action!r}; expected one of {', '.join(TAG_PERMISSION_ACTIONS)}"
@@ -79,7 +88,6 @@ async def change_tag_permission(cmd: ChangeTagPermission, uow: UnitOfWork, actor
         raise InvalidInput(f'Action {cmd.action} needs "username" and/or "group"')
     for kind, name in principals:
         check_text(name, "username" if kind == "user" else "group", max_length=255)
-    tag = await _existing_tag(uow, cmd.tag)
     verb, role = cmd.action.split("_", 1)
     for kind, name in principals:
         if verb == "add":
@@ -89,7 +97,6 @@ async def change_tag_permission(cmd: ChangeTagPermission, uow: UnitOfWork, actor
         if changed:
             await uow.tags.add_change(tag.id, cmd.action, actor.username,
                                       f"{cmd.action} {kind} {name}", cmd.user_data)
-    return await uow.tags.representation(tag.id)
 
 
 async def _existing_tag(uow: UnitOfWork, id_or_name: str) -> TagRecord:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy import select
 
@@ -38,19 +36,16 @@ async def edit_tag(request: web.Request) -> web.Response:
     tag = request.match_info["tag"]
     body = await json_object(request)
     user_data = optional_str(body, "user_data")
-    bus, actor = bus_of(request), actor_of(request)
-    result: Any = None
-    edits = {key: optional_str(body, key) for key in ("name", "description", "documentation")}
-    if any(value is not None for value in edits.values()) or "action" not in body:
-        result = (await bus.execute(EditTag(tag, **edits, user_data=user_data), actor)).body
-        tag = str(result["id"])
+    permission = None
     if "action" in body:
-        command = ChangeTagPermission(
+        permission = ChangeTagPermission(
             tag, str(body["action"]), optional_str(body, "username"),
             optional_str(body, "group"), user_data,
         )
-        result = (await bus.execute(command, actor)).body
-    return web.json_response(result)
+    edits = {key: optional_str(body, key) for key in ("name", "description", "documentation")}
+    command = EditTag(tag, **edits, user_data=user_data, permission=permission)
+    outcome = await bus_of(request).execute(command, actor_of(request))
+    return web.json_response(outcome.body)
 
 
 async def _tag_id(request: web.Request) -> int:

@@ -20,6 +20,13 @@ from handlers.errors import InvalidInput
 # data ("RHEL", "Fedora"), so allow letters, digits, dot, underscore, plus and dash.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _NUMBER = re.compile(r"(\d+)")
+MAX_RESPIN = 1_000_000
+# Longest value each stored text column takes (see ctsd/db/tables.py).
+_COLUMN_LIMITS = {
+    "compose_id": 255, "type": 20, "label": 100, "release_name": 255, "release_short": 100,
+    "release_version": 100, "release_type": 20, "base_product_name": 255,
+    "base_product_short": 100, "base_product_version": 100, "base_product_type": 20,
+}
 
 
 @dataclass(frozen=True)
@@ -91,9 +98,23 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
                              ("base_product.version", info.base_product.version)):
             if not isinstance(value, str) or not _SAFE_NAME.match(value):
                 raise InvalidInput(f'Cannot parse "compose_info": {label} {value!r} is not valid')
-    if not isinstance(info.compose.respin, int) or info.compose.respin < 0:
-        raise InvalidInput('Cannot parse "compose_info": compose.respin must be >= 0')
-    return ParsedCompose(info)
+    respin = info.compose.respin
+    if not isinstance(respin, int) or isinstance(respin, bool) or not 0 <= respin < MAX_RESPIN:
+        raise InvalidInput(
+            f'Cannot parse "compose_info": compose.respin must be 0 to {MAX_RESPIN - 1}'
+        )
+    parsed = ParsedCompose(info)
+    _check_lengths(parsed.columns())
+    return parsed
+
+
+def _check_lengths(columns: dict[str, Any]) -> None:
+    for column, limit in _COLUMN_LIMITS.items():
+        value = columns.get(column)
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidInput(
+                f'Cannot parse "compose_info": {column} is longer than {limit} characters'
+            )
 
 
 def _describe(exc: Exception) -> str:

@@ -13,7 +13,7 @@ from handlers.composeinfo import parse_compose_info
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, TagRecord, UnitOfWork
-from handlers.validation import check_http_url
+from handlers.validation import check_http_url, check_user_data
 
 MAX_PARENTS = 100
 
@@ -58,6 +58,7 @@ async def _existing(uow: UnitOfWork, compose_ids: list[str], field: str) -> list
 async def tag_compose(cmd: TagCompose, uow: UnitOfWork, actor: Actor,
                       roles: Roles) -> dict[str, Any]:
     """Add a tag; tagging an already-tagged compose is a silent success with no event."""
+    check_user_data(cmd.user_data)
     compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
     _require_tag_role(tag, "tagger", actor, roles)
     if await uow.composes.add_tag(compose.pk, tag.id):
@@ -71,6 +72,7 @@ async def tag_compose(cmd: TagCompose, uow: UnitOfWork, actor: Actor,
 async def untag_compose(cmd: UntagCompose, uow: UnitOfWork, actor: Actor,
                         roles: Roles) -> dict[str, Any]:
     """Remove a tag; untagging a compose without it is a silent success with no event."""
+    check_user_data(cmd.user_data)
     compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
     _require_tag_role(tag, "untagger", actor, roles)
     if await uow.composes.remove_tag(compose.pk, tag.id):
@@ -87,6 +89,7 @@ async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
     if not roles.can_set_url(actor):
         raise Forbidden(f"User {actor.username} is not allowed to set compose URLs")
     url = check_http_url(cmd.compose_url, "compose_url")
+    check_user_data(cmd.user_data)
     compose = await _locked_compose(uow, cmd.compose_id)
     if compose.compose_url != url:
         await uow.composes.set_url(compose.pk, url)

@@ -17,7 +17,7 @@ from handlers.commands import (
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.identity import Actor, Roles
 from handlers.ports import TagRecord, UnitOfWork
-from handlers.validation import check_text
+from handlers.validation import check_text, check_user_data
 
 MAX_TAG_NAME = 255
 
@@ -35,6 +35,7 @@ def check_tag_name(value: object) -> str:
 async def create_tag(cmd: CreateTag, uow: UnitOfWork, actor: Actor,
                      roles: Roles) -> dict[str, Any]:
     _require_admin(actor, roles)
+    check_user_data(cmd.user_data)
     name = check_tag_name(cmd.name)
     description = check_text(cmd.description, "description")
     documentation = check_text(cmd.documentation, "documentation")
@@ -48,6 +49,7 @@ async def create_tag(cmd: CreateTag, uow: UnitOfWork, actor: Actor,
 
 async def edit_tag(cmd: EditTag, uow: UnitOfWork, actor: Actor, roles: Roles) -> dict[str, Any]:
     _require_admin(actor, roles)
+    check_user_data(cmd.user_data)
     tag = await _existing_tag(uow, cmd.tag)
     wanted: dict[str, str] = {}
     if cmd.name is not None:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ctsd.api import composes, listing, meta, tags
 from ctsd.api.auth import NoAuth, auth_middleware
-from ctsd.api.errors import error_middleware
+from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, ENGINE, SETTINGS
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
@@ -49,7 +49,8 @@ ROUTES = [
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[error_middleware, auth_middleware(NoAuth()), meta.metrics_middleware],
+        middlewares=[error_middleware, reject_nul_middleware, auth_middleware(NoAuth()),
+                     meta.metrics_middleware],
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)

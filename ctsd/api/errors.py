@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from aiohttp import web
+from sqlalchemy.exc import DataError
 
 from handlers.errors import CommandError
 
@@ -22,11 +23,27 @@ def json_error(status: int, message: str) -> web.Response:
 
 
 @web.middleware
+async def reject_nul_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """NUL in a path or query can never be valid and PostgreSQL cannot compare it."""
+    if "\x00" in request.path or "\x00" in request.query_string or any(
+        "\x00" in value for value in request.query.values()
+    ):
+        return json_error(400, "The URL must not contain NUL characters")
+    return await handler(request)
+
+
+@web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except CommandError as exc:
         return json_error(exc.status, exc.message)
+    except DataError:
+        # A value the database cannot hold that validation did not foresee: still the
+        # caller's input, so a 400, and still no SQL text in the answer.
+        log.warning("database refused a value on %s %s", request.method, request.path,
+                    exc_info=True)
+        return json_error(400, "A value in the request is out of range or malformed")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -25,7 +25,20 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
+    if _has_nul(body):
+        # PostgreSQL cannot store NUL in text; no legitimate value contains one.
+        raise InvalidInput("Request body must not contain NUL characters")
     return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def optional_str(body: dict[str, Any], key: str) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd.api.keys import BUS, ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
-from ctsd.db.representation import compose_representations
+from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
 from ctsd.service import CommandBus, Idempotency
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
@@ -84,9 +84,11 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
 
 
 async def get_compose(request: web.Request) -> web.Response:
+    compose_id = request.match_info["compose_id"]
     async with request.app[ENGINE].connect() as conn:
-        pk = await _pk_of(conn, request.match_info["compose_id"])
-        representation = (await compose_representations(conn, [pk]))[pk]
+        representation = await representation_of(conn, compose_id)
+    if representation is None:
+        raise NotFound(f"Compose {compose_id} does not exist")
     return web.json_response(representation)
 
 

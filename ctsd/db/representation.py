@@ -17,12 +17,22 @@ async def compose_representations(conn: AsyncConnection,
     """Map each pk to its representation (compose_info, builder, tags, lineage, url)."""
     if not pks:
         return {}
+    return await _represent(conn, composes.c.pk.in_(pks))
+
+
+async def representation_of(conn: AsyncConnection, compose_id: str) -> dict[str, Any] | None:
+    """The representation of one compose by its id, or None; two queries in all."""
+    found = await _represent(conn, composes.c.compose_id == compose_id)
+    return next(iter(found.values()), None)
+
+
+async def _represent(conn: AsyncConnection, condition: Any) -> dict[int, dict[str, Any]]:
     respin_of = aliased(composes)
     rows = await conn.execute(
         select(composes.c.pk, composes.c.compose_info, composes.c.builder,
                composes.c.compose_url, respin_of.c.compose_id.label("respin_of"))
         .select_from(composes.outerjoin(respin_of, respin_of.c.pk == composes.c.respin_of_pk))
-        .where(composes.c.pk.in_(pks))
+        .where(condition)
     )
     result: dict[int, dict[str, Any]] = {}
     for row in rows:
@@ -36,7 +46,9 @@ async def compose_representations(conn: AsyncConnection,
             "respun_by": [],
             "compose_url": row.compose_url,
         }
-    for pk, kind, value in await _relations(conn, pks):
+    if not result:
+        return result
+    for pk, kind, value in await _relations(conn, list(result)):
         result[pk][kind].append(value)
     return result
 

@@ -25,7 +25,8 @@ setup(
         "swagger-ui-bundle>=1.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5"],
+        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",
+                 "openapi-spec-validator>=0.7"],
     },
     entry_points={
         "console_scripts": ["ctsd=ctsd.cli:main"],

@@ -49,8 +49,8 @@ ROUTES = [
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[error_middleware, reject_nul_middleware, auth_middleware(NoAuth()),
-                     meta.metrics_middleware],
+        middlewares=[meta.metrics_middleware, error_middleware, reject_nul_middleware,
+                     auth_middleware(NoAuth())],
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)

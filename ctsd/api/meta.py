@@ -1,48 +1,131 @@
 """Service pages: landing page, API docs, OpenAPI document, about, userinfo, metrics.
 
-PLACEHOLDER: being completed (OpenAPI, docs page, metrics).
+The API docs page is Swagger UI from the `swagger_ui_bundle` package, served by us:
+it must work on a network without internet, so no asset comes from a CDN.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from swagger_ui_bundle import swagger_ui_path
 
 from ctsd import __version__
-from ctsd.api.errors import Handler
-from ctsd.api.keys import SETTINGS
+from ctsd.api.keys import ACTOR, BUS, ENGINE, SETTINGS
+from ctsd.api.metrics import metrics, metrics_middleware
+from ctsd.api.openapi import spec_json
+from ctsd.db.tables import tag_permissions, tags
+from handlers.errors import NotAuthenticated
+from handlers.identity import Actor
+
+__all__ = ["about", "add_static_routes", "api_docs_page", "landing_page", "metrics",
+           "metrics_middleware", "openapi_spec", "userinfo"]
+
+SWAGGER_UI_PREFIX = "/static/swagger-ui/"
+OWN_STATIC_PREFIX = "/static/cts/"
+OWN_STATIC_DIR = Path(__file__).parent / "static"
+
+# Links are relative, so the pages keep working when a proxy mounts CTS under a prefix.
+_LANDING_PAGE = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>CTS {__version__}</title></head>
+<body>
+<h1>CTS: Compose Tracking Service</h1>
+<p>Version {__version__}</p>
+<ul>
+<li><a href="api/1/">API documentation (/api/1/)</a></li>
+<li><a href="static/openapispec.json">OpenAPI document</a></li>
+<li><a href="api/1/about/">About this instance</a></li>
+</ul>
+</body>
+</html>
+"""
+
+# Served at /api/1/, hence the "../../" to reach /static/.
+_DOCS_PAGE = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>CTS {__version__} API</title>
+<link rel="stylesheet" type="text/css" href="../..{SWAGGER_UI_PREFIX}swagger-ui.css">
+<link rel="icon" type="image/png" href="../..{SWAGGER_UI_PREFIX}favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui" data-spec-url="../../static/openapispec.json"></div>
+<script src="../..{SWAGGER_UI_PREFIX}swagger-ui-bundle.js" charset="utf-8"></script>
+<script src="../..{OWN_STATIC_PREFIX}swagger-initializer.js" charset="utf-8"></script>
+</body>
+</html>
+"""
 
 
 async def landing_page(request: web.Request) -> web.Response:
-    return web.Response(text=f"<html><body>CTS {__version__}</body></html>",
-                        content_type="text/html")
+    return web.Response(text=_LANDING_PAGE, content_type="text/html")
 
 
 async def api_docs_page(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+    return web.Response(text=_DOCS_PAGE, content_type="text/html")
 
 
 async def openapi_spec(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+    settings = request.app[SETTINGS]
+    text = spec_json(settings.per_page_default, settings.per_page_max,
+                     settings.idempotency_ttl_hours)
+    return web.Response(text=text, content_type="application/json")
 
 
 async def about(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    builders = settings.allowed_builders.users | settings.allowed_builders.groups
     return web.json_response({"version": __version__, "auth_backend": settings.auth_backend,
-                              "allowed_builders": sorted(settings.allowed_builders.users)})
-
-
-async def metrics(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+                              "allowed_builders": sorted(builders)})
 
 
 async def userinfo(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+    actor = request.get(ACTOR)
+    if actor is None:
+        raise NotAuthenticated("Log in to see your user information")
+    roles = request.app[BUS].roles
+    admin = roles.is_admin(actor)
+    async with request.app[ENGINE].connect() as conn:
+        tagger_of = await tag_names_for(conn, actor, "tagger", every_tag=admin)
+        untagger_of = await tag_names_for(conn, actor, "untagger", every_tag=admin)
+    return web.json_response({"username": actor.username, "permissions": {
+        "can_create_compose": roles.can_create_compose(actor),
+        "can_create_tag": roles.can_manage_tags(actor),
+        "can_edit_tag": roles.can_manage_tags(actor),
+        "can_set_url": roles.can_set_url(actor),
+        "is_tagger_of": tagger_of,
+        "is_untagger_of": untagger_of,
+    }})
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    return await handler(request)
+async def tag_names_for(conn: AsyncConnection, actor: Actor, role: str, *,
+                        every_tag: bool) -> list[str]:
+    """Sorted names of the tags `actor` holds `role` ("tagger"/"untagger") on.
+
+    Admins may tag and untag with every tag, so `every_tag` lists them all.
+    """
+    if every_tag:
+        return list((await conn.execute(select(tags.c.name).order_by(tags.c.name))).scalars())
+    perm = tag_permissions.c
+    holder = and_(perm.kind == "user", perm.name == actor.username)
+    if actor.groups:
+        holder = or_(holder, and_(perm.kind == "group", perm.name.in_(sorted(actor.groups))))
+    query = (
+        select(tags.c.name).distinct()
+        .join(tag_permissions, perm.tag_id == tags.c.id)
+        .where(perm.role == role, holder)
+        .order_by(tags.c.name)
+    )
+    return list((await conn.execute(query)).scalars())
 
 
 def add_static_routes(app: web.Application) -> None:
-    pass
+    # Swagger UI's own files straight from the installed package: upgrading the
+    # package upgrades the page, and nothing is copied into our tree.
+    app.router.add_static(SWAGGER_UI_PREFIX, Path(str(swagger_ui_path)))
+    app.router.add_static(OWN_STATIC_PREFIX, OWN_STATIC_DIR)

@@ -1,0 +1,250 @@
+"""The OpenAPI 3.0 document of the v1 API, built as a dict and served as JSON.
+
+It describes every route of ctsd/api/app.py (a test keeps the two in step). The
+shapes live in ctsd/api/openapi_schemas.py.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from ctsd import __version__
+from ctsd.api.openapi_schemas import JSON, component_schemas, ref
+
+# Every field a list can be filtered and ordered on, with its kind (the kinds of
+# ctsd/api/filters.py, which validates the values; a test keeps the two in step).
+COMPOSE_FIELDS: dict[str, str] = {
+    "id": "text", "date": "date", "respin": "int", "type": "text", "label": "text",
+    "final": "bool", "release_name": "text", "release_version": "text",
+    "release_short": "text", "release_is_layered": "bool", "release_type": "text",
+    "release_internal": "bool", "base_product_name": "text", "base_product_short": "text",
+    "base_product_version": "text", "base_product_type": "text", "builder": "text",
+}
+TAG_FIELDS: dict[str, str] = {"id": "int", "name": "text"}
+_DATE = {"type": "string", "pattern": r"^\d{8}$", "example": "20260131"}
+_KIND_SCHEMAS: dict[str, JSON] = {
+    "text": {"type": "string"}, "int": {"type": "integer"}, "bool": {"type": "boolean"},
+    "date": _DATE,
+}
+MATCH_SUFFIXES = {"_contains": "contains", "_startswith": "starts with",
+                  "_endswith": "ends with"}
+
+_ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+           409: "Conflict"}
+_ERROR_TEXT = {
+    400: "Bad input: bad JSON, missing field, unknown action or tag, invalid value",
+    401: "Not authenticated",
+    403: "Authenticated but not allowed",
+    404: "No such compose, tag or route",
+    409: "Idempotency-Key reused with a different request body",
+}
+
+
+def _query(name: str, schema: JSON, description: str, **extra: Any) -> JSON:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description, **extra}
+
+
+def _filters(fields: dict[str, str], *, with_suffixes: bool) -> list[JSON]:
+    params = []
+    for field, kind in fields.items():
+        params.append(_query(field, _KIND_SCHEMAS[kind], f"{field} equals this value"))
+        if not with_suffixes:
+            continue
+        for suffix, verb in MATCH_SUFFIXES.items():
+            params.append(_query(f"{field}{suffix}", {"type": "string"},
+                                 f"{field} {verb} this text (wildcards are escaped)"))
+    return params
+
+
+def _order_by(keys: list[str], default: str) -> JSON:
+    allowed = [prefix + key for key in keys for prefix in ("", "-")]
+    return _query("order_by", {"type": "array", "items": {"type": "string", "enum": allowed}},
+                  f"Sort keys, '-' for descending; repeatable. Default: {default}",
+                  style="form", explode=True)
+
+
+def _paging(per_page_default: int, per_page_max: int) -> list[JSON]:
+    return [
+        _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
+        _query("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
+                            "default": per_page_default},
+               f"Items per page; above {per_page_max} answers 400"),
+    ]
+
+
+def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
+    return [
+        *_filters(COMPOSE_FIELDS, with_suffixes=True),
+        _query("date_before", _DATE, "Composes dated strictly before YYYYMMDD"),
+        _query("date_after", _DATE, "Composes dated strictly after YYYYMMDD"),
+        _query("tag", {"type": "array", "items": {"type": "string"}},
+               "Repeatable: tag=A&tag=B&tag=-C is tagged A and B and not C; "
+               "tag= alone selects composes with no tag", style="form", explode=True),
+        _order_by(list(COMPOSE_FIELDS), "-date, -id"),
+        *_paging(per_page_default, per_page_max),
+    ]
+
+
+def tag_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
+    return [*_filters(TAG_FIELDS, with_suffixes=False), _order_by(list(TAG_FIELDS), "-id"),
+            *_paging(per_page_default, per_page_max)]
+
+
+def _json(description: str, schema: JSON) -> JSON:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _text(description: str, media_type: str) -> JSON:
+    return {"description": description,
+            "content": {media_type: {"schema": {"type": "string"}}}}
+
+
+def _op(summary: str, ok: JSON, *errors: int, **extra: Any) -> JSON:
+    responses: JSON = {"200": ok}
+    for status in errors:
+        responses[str(status)] = {"$ref": f"#/components/responses/{_ERRORS[status]}"}
+    return {"summary": summary, "responses": responses, **extra}
+
+
+def _body(schema_name: str) -> JSON:
+    return {"required": True, "content": {"application/json": {"schema": ref(schema_name)}}}
+
+
+def _path_param(name: str, description: str) -> list[JSON]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+             "description": description}]
+
+
+def _import_compose(idempotency_ttl_hours: int) -> JSON:
+    key = {
+        "name": "Idempotency-Key", "in": "header", "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "description": (
+            "Makes a retried import safe: the same key with the same body answers the stored "
+            "first answer (with header Idempotent-Replayed: true) instead of importing "
+            "again; the same key with a different body answers 409. Keys are per user and "
+            f"kept {idempotency_ttl_hours} h (configurable; 24 h by default)."),
+    }
+    ok = _json("The ComposeInfo as stored, with the allocated compose.id and respin "
+               "(not the compose representation)", ref("ComposeInfo"))
+    ok["headers"] = {"Idempotent-Replayed": {
+        "description": "'true' when this is the stored answer to an earlier request",
+        "schema": {"type": "string", "enum": ["true"]}}}
+    return _op("Import a compose (allowed builders)", ok, 400, 401, 403, 409,
+               tags=["composes"], operationId="importCompose", parameters=[key],
+               requestBody=_body("ImportComposeRequest"))
+
+
+def _compose_paths(per_page_default: int, per_page_max: int, ttl_hours: int) -> JSON:
+    compose_id = _path_param("compose_id", "Compose ID")
+    variant = _query("variant", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                     "Variant UID", required=True)
+    return {
+        "/api/1/composes/": {
+            "get": _op("List composes", _json("A page of composes", ref("ComposeList")), 400,
+                       tags=["composes"], operationId="listComposes",
+                       parameters=compose_list_parameters(per_page_default, per_page_max)),
+            "post": _import_compose(ttl_hours),
+        },
+        "/api/1/composes/{compose_id}": {
+            "parameters": compose_id,
+            "get": _op("Get a compose", _json("The compose", ref("Compose")), 404,
+                       tags=["composes"], operationId="getCompose"),
+            "patch": _op("Tag, untag or set the URL of a compose",
+                         _json("The compose after the change", ref("Compose")),
+                         400, 401, 403, 404, tags=["composes"], operationId="changeCompose",
+                         requestBody=_body("ChangeComposeRequest")),
+        },
+        "/api/1/composes/{compose_id}/changes/": {
+            "parameters": compose_id,
+            "get": _op("History of a compose, oldest first",
+                       _json("The changes", ref("Changes")), 404,
+                       tags=["composes"], operationId="composeChanges"),
+        },
+        "/api/1/composes/{compose_id}/repo/": {
+            "parameters": compose_id,
+            "get": _op("A yum .repo file for one variant",
+                       _text("The .repo file", "text/plain"), 400, 404,
+                       tags=["composes"], operationId="composeRepoFile",
+                       parameters=[variant]),
+        },
+    }
+
+
+def _tag_paths(per_page_default: int, per_page_max: int) -> JSON:
+    tag = _path_param("tag", "Tag id or name")
+    return {
+        "/api/1/tags/": {
+            "get": _op("List tags", _json("A page of tags", ref("TagList")), 400,
+                       tags=["tags"], operationId="listTags",
+                       parameters=tag_list_parameters(per_page_default, per_page_max)),
+            "post": _op("Create a tag (admins)", _json("The tag", ref("Tag")), 400, 401, 403,
+                        tags=["tags"], operationId="createTag",
+                        requestBody=_body("CreateTagRequest")),
+        },
+        "/api/1/tags/{tag}": {
+            "parameters": tag,
+            "get": _op("Get a tag", _json("The tag", ref("Tag")), 404,
+                       tags=["tags"], operationId="getTag"),
+            "patch": _op("Edit a tag or who may tag and untag with it (admins)",
+                         _json("The tag after the change", ref("Tag")), 400, 401, 403, 404,
+                         tags=["tags"], operationId="editTag",
+                         requestBody=_body("EditTagRequest")),
+        },
+        "/api/1/tags/{tag}/changes/": {
+            "parameters": tag,
+            "get": _op("History of a tag, oldest first", _json("The changes", ref("Changes")),
+                       404, tags=["tags"], operationId="tagChanges"),
+        },
+    }
+
+
+def _service_paths() -> JSON:
+    return {
+        "/": {"get": _op("Landing page", _text("HTML", "text/html"),
+                         tags=["service"], operationId="landingPage")},
+        "/api/1/": {"get": _op("This documentation (Swagger UI, served locally)",
+                               _text("HTML", "text/html"),
+                               tags=["service"], operationId="apiDocs")},
+        "/static/openapispec.json": {
+            "get": _op("This OpenAPI document", _json("OpenAPI 3.0", {"type": "object"}),
+                       tags=["service"], operationId="openapiSpec")},
+        "/api/1/about/": {"get": _op("Version and configuration",
+                                     _json("About the service", ref("About")),
+                                     tags=["service"], operationId="about")},
+        "/api/1/metrics/": {"get": _op("Prometheus metrics",
+                                       _text("Prometheus text format", "text/plain"),
+                                       tags=["service"], operationId="metrics")},
+        "/api/1/userinfo": {"get": _op("Who the caller is and what they may do",
+                                       _json("The caller", ref("UserInfo")), 401,
+                                       tags=["service"], operationId="userinfo")},
+    }
+
+
+def build_spec(per_page_default: int = 10, per_page_max: int = 100,
+               idempotency_ttl_hours: int = 24) -> JSON:
+    """The whole document; the arguments are the configured limits it reports."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "CTS: Compose Tracking Service", "version": __version__,
+                 "description": "Compose IDs, tags and locations. Errors are JSON "
+                                "{status, error, message}; timestamps are UTC with Z."},
+        "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "service"}],
+        "paths": {**_service_paths(),
+                  **_compose_paths(per_page_default, per_page_max, idempotency_ttl_hours),
+                  **_tag_paths(per_page_default, per_page_max)},
+        "components": {
+            "schemas": component_schemas(),
+            "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))
+                          for status, name in _ERRORS.items()},
+        },
+    }
+
+
+@lru_cache(maxsize=8)
+def spec_json(per_page_default: int, per_page_max: int, idempotency_ttl_hours: int) -> str:
+    # The document only depends on these settings: build and serialise it once.
+    return json.dumps(build_spec(per_page_default, per_page_max, idempotency_ttl_hours))

@@ -1,0 +1,185 @@
+"""The `components` of the OpenAPI document: the JSON shapes of the v1 contract.
+
+Kept apart from the paths (ctsd/api/openapi.py) so that each module stays readable.
+The shapes follow docs/api-v1.md; a change here is a change of the public contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from productmd.common import RELEASE_TYPES as PRODUCTMD_RELEASE_TYPES
+from productmd.composeinfo import COMPOSE_TYPES as PRODUCTMD_COMPOSE_TYPES
+
+JSON = dict[str, Any]
+
+
+def ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _string(description: str = "", **extra: Any) -> JSON:
+    schema: JSON = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _nullable_string(description: str = "") -> JSON:
+    return {**_string(description), "nullable": True}
+
+
+def _strings(description: str = "") -> JSON:
+    schema: JSON = {"type": "array", "items": {"type": "string"}}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -> JSON:
+    schema: JSON = {"type": "object", "properties": properties, **extra}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+# productmd validates these on import; the enums follow the installed productmd.
+COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
+RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
+
+
+def _compose_info_schemas() -> JSON:
+    # productmd owns this format; we only describe what clients send and receive.
+    compose = _object({
+        "id": _string("Compose ID; recomputed by the service on import"),
+        "date": _string("YYYYMMDD", pattern=r"^\d{8}$"),
+        "respin": {"type": "integer", "minimum": 0},
+        "type": _string(enum=COMPOSE_TYPES),
+        "label": _string("e.g. Beta-1.0"),
+        "final": {"type": "boolean"},
+    }, ["id", "date", "respin", "type"])
+    release = _object({
+        "name": _string(), "short": _string(), "version": _string(),
+        "is_layered": {"type": "boolean"},
+        "type": _string(enum=RELEASE_TYPES),
+        "internal": {"type": "boolean"},
+    }, ["name", "short", "version", "type"])
+    base_product = _object({
+        "name": _string(), "short": _string(), "version": _string(),
+        "type": _string(enum=RELEASE_TYPES),
+    }, ["name", "short", "version"], description="Only for layered releases")
+    payload = _object({
+        "compose": ref("ComposeInfoCompose"),
+        "release": ref("ComposeInfoRelease"),
+        "base_product": ref("ComposeInfoBaseProduct"),
+        "variants": {"type": "object", "additionalProperties": True},
+    }, ["compose", "release"])
+    header = _object({"type": _string(example="productmd.composeinfo"),
+                      "version": _string(example="1.2")}, ["type", "version"])
+    info = _object({"header": header, "payload": ref("ComposeInfoPayload")},
+                   ["header", "payload"],
+                   description="productmd's ComposeInfo serialisation")
+    return {"ComposeInfoCompose": compose, "ComposeInfoRelease": release,
+            "ComposeInfoBaseProduct": base_product, "ComposeInfoPayload": payload,
+            "ComposeInfo": info}
+
+
+def _compose_schemas() -> JSON:
+    compose = _object({
+        "compose_info": ref("ComposeInfo"),
+        "builder": _string("User who imported the compose"),
+        "tags": _strings(),
+        "parents": _strings("Compose IDs"),
+        "children": _strings("Compose IDs"),
+        "respin_of": _nullable_string("Compose ID"),
+        "respun_by": _strings("Compose IDs"),
+        "compose_url": _nullable_string(),
+    }, ["compose_info", "builder", "tags", "parents", "children", "respin_of", "respun_by",
+        "compose_url"])
+    import_request = _object({
+        "compose_info": ref("ComposeInfo"),
+        "parent_compose_ids": _strings("Existing compose IDs"),
+        "respin_of": _string("An existing compose ID"),
+        "compose_url": _string("http(s) URL", format="uri"),
+    }, ["compose_info"])
+    change_request = _object({
+        "action": _string(enum=["tag", "untag", "set_url"]),
+        "tag": _string("Tag name, for tag and untag"),
+        "compose_url": _string("http(s) URL, for set_url", format="uri"),
+        "user_data": _string("Recorded in the history, e.g. the ticket that asked"),
+    }, ["action"])
+    return {"Compose": compose, "ImportComposeRequest": import_request,
+            "ChangeComposeRequest": change_request}
+
+
+def _tag_schemas() -> JSON:
+    tag = _object({
+        "id": {"type": "integer"}, "name": _string(), "description": _string(),
+        "documentation": _string(), "taggers": _strings("Users"),
+        "untaggers": _strings("Users"), "tagger_groups": _strings("Groups"),
+        "untagger_groups": _strings("Groups"),
+    }, ["id", "name", "description", "documentation", "taggers", "untaggers",
+        "tagger_groups", "untagger_groups"])
+    create = _object({
+        "name": _string(minLength=1), "description": _string(minLength=1),
+        "documentation": _string(minLength=1), "user_data": _string(),
+    }, ["name", "description", "documentation"])
+    edit = _object({
+        "name": _string(), "description": _string(), "documentation": _string(),
+        "action": _string(enum=["add_tagger", "remove_tagger", "add_untagger",
+                                "remove_untagger"]),
+        "username": _string("For action"), "group": _string("For action"),
+        "user_data": _string(),
+    })
+    return {"Tag": tag, "CreateTagRequest": create, "EditTagRequest": edit}
+
+
+def _list_schemas() -> JSON:
+    link = _nullable_string("Absolute URL that keeps the filters; null at the ends")
+    meta = _object({
+        "page": {"type": "integer"}, "pages": {"type": "integer"},
+        "per_page": {"type": "integer"}, "total": {"type": "integer"},
+        "first": _string(format="uri"), "last": _string(format="uri"),
+        "prev": link, "next": link,
+    }, ["page", "pages", "per_page", "total", "first", "last", "prev", "next"])
+    return {
+        "PaginationMeta": meta,
+        "ComposeList": _object({"items": {"type": "array", "items": ref("Compose")},
+                                "meta": ref("PaginationMeta")}, ["items", "meta"]),
+        "TagList": _object({"items": {"type": "array", "items": ref("Tag")},
+                            "meta": ref("PaginationMeta")}, ["items", "meta"]),
+    }
+
+
+def _service_schemas() -> JSON:
+    change = _object({
+        "time": _string("UTC, ISO 8601 with Z", format="date-time"),
+        "action": _string("created, tagged, untagged (composes); created, edited, "
+                          "add_tagger, remove_tagger, add_untagger, remove_untagger (tags)"),
+        "user": _nullable_string(), "message": _string(), "user_data": _nullable_string(),
+    }, ["time", "action", "user", "message", "user_data"])
+    permissions = _object({
+        "can_create_compose": {"type": "boolean"}, "can_create_tag": {"type": "boolean"},
+        "can_edit_tag": {"type": "boolean"}, "can_set_url": {"type": "boolean"},
+        "is_tagger_of": _strings("Tag names"), "is_untagger_of": _strings("Tag names"),
+    }, ["can_create_compose", "can_create_tag", "can_edit_tag", "can_set_url",
+        "is_tagger_of", "is_untagger_of"])
+    return {
+        "Change": change,
+        "Changes": _object({"changes": {"type": "array", "items": ref("Change")}},
+                           ["changes"]),
+        "About": _object({"version": _string(), "auth_backend": _string(),
+                          "allowed_builders": _strings("Configured users and groups")},
+                         ["version", "auth_backend", "allowed_builders"]),
+        "UserInfo": _object({"username": _string(), "permissions": permissions},
+                            ["username", "permissions"]),
+        "Error": _object({"status": {"type": "integer", "example": 400},
+                          "error": _string("HTTP reason phrase", example="Bad Request"),
+                          "message": _string("What is wrong")},
+                         ["status", "error", "message"]),
+    }
+
+
+def component_schemas() -> JSON:
+    return {**_compose_info_schemas(), **_compose_schemas(), **_tag_schemas(),
+            **_list_schemas(), **_service_schemas()}

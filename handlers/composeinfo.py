@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from productmd.composeinfo import ComposeInfo
@@ -23,7 +24,8 @@ _NUMBER = re.compile(r"(\d+)")
 MAX_RESPIN = 1_000_000
 # Longest value each stored text column takes (see ctsd/db/tables.py).
 _COLUMN_LIMITS = {
-    "compose_id": 255, "type": 20, "label": 100, "release_name": 255, "release_short": 100,
+    "compose_id": 255, "release_version_key": 255, "type": 20, "label": 100,
+    "release_name": 255, "release_short": 100,
     "release_version": 100, "release_type": 20, "base_product_name": 255,
     "base_product_short": 100, "base_product_version": 100, "base_product_type": 20,
 }
@@ -103,9 +105,21 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
         raise InvalidInput(
             f'Cannot parse "compose_info": compose.respin must be 0 to {MAX_RESPIN - 1}'
         )
-    parsed = ParsedCompose(info)
+    _check_date(info.compose.date)
+    # The client's own id is ignored: check the id we will store, at the longest respin
+    # allocation could give it, so that no allocation can overflow the column later.
+    requested = info.compose.respin
+    parsed = ParsedCompose(info).with_respin(MAX_RESPIN - 1)
     _check_lengths(parsed.columns())
-    return parsed
+    return parsed.with_respin(requested)
+
+
+def _check_date(date: str) -> None:
+    try:
+        datetime.strptime(date, "%Y%m%d")
+    except ValueError as exc:
+        raise InvalidInput(f'Cannot parse "compose_info": compose.date {date!r} is not a '
+                           "real calendar date") from exc
 
 
 def _check_lengths(columns: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ in CI (CI=true) it fails them, so a broken environment can never pass as green.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,13 +45,44 @@ def _admin_connection() -> Any:
     return conn
 
 
-def create_pg_database() -> str:
+def create_pg_database(template: str | None = None) -> str:
     name = f"cts_test_{uuid.uuid4().hex[:12]}"
     conn = _admin_connection()
     with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        cur.execute(f'CREATE DATABASE "{name}"{suffix}')
     conn.close()
     return name
+
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "ctsd" / "db" / "migrations" / "versions"
+
+
+def migrated_template() -> str:
+    """A migrated database to copy per test: copying is ~10x faster than migrating.
+
+    Its name carries a hash of the migration files, so a changed migration gets a new
+    template; an advisory lock keeps parallel test runs from building it twice.
+    """
+    digest = hashlib.sha1()
+    for path in sorted(MIGRATIONS_DIR.glob("*.py")):
+        digest.update(path.read_bytes())
+    name = f"cts_template_{digest.hexdigest()[:12]}"
+    conn = _admin_connection()
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(4242)")
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+            migrate.upgrade(Settings(database_url=f"{PG_URL_BASE}/{name}"))
+        cur.execute("SELECT pg_advisory_unlock(4242)")
+    conn.close()
+    return name
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str:
+    return migrated_template()
 
 
 def drop_pg_database(name: str) -> None:
@@ -76,18 +108,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate.upgrade(Settings(database_url=url))
         yield url
         return
-    name = create_pg_database()
-    url = f"{PG_URL_BASE}/{name}"
-    migrate.upgrade(Settings(database_url=url))
-    yield url
-    drop_pg_database(name)
+    yield from _migrated_pg_database(request.getfixturevalue("pg_template"))
 
 
 @pytest.fixture
-def pg_url(pg_database_url: str) -> str:
+def pg_url(pg_template: str) -> Iterator[str]:
     """A migrated PostgreSQL database, for tests that only make sense there."""
-    migrate.upgrade(Settings(database_url=pg_database_url))
-    return pg_database_url
+    yield from _migrated_pg_database(pg_template)
+
+
+def _migrated_pg_database(template: str) -> Iterator[str]:
+    name = create_pg_database(template)
+    yield f"{PG_URL_BASE}/{name}"
+    drop_pg_database(name)
 
 
 @pytest.fixture

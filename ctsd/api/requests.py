@@ -23,6 +23,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput(f"Request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
     if _has_nul(body):

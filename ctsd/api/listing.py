@@ -1,16 +1,117 @@
-"""Paginated, filtered lists of composes and tags.
+"""Paginated, filtered lists of composes and tags (GET /api/1/composes/, /api/1/tags/).
 
-PLACEHOLDER: being completed (filters, order_by, pagination meta).
+Each page costs a COUNT and a LIMIT/OFFSET query over the pks alone (both use the
+indexes in ctsd.db.tables), then the representations of that page's rows only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.api import filters
+from ctsd.api.filters import COMPOSE_FIELDS, TAG_FIELDS
+from ctsd.api.keys import ENGINE, SETTINGS
+from ctsd.api.pagination import PAGE_PARAMETERS, PageRequest, envelope, page_request
+from ctsd.db.representation import compose_representations
+from ctsd.db.tables import composes, tag_permissions, tags
+
+_COMPOSE_PARAMETERS = frozenset({
+    *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
+    "date_before", "date_after", "tag", "order_by", *PAGE_PARAMETERS,
+})
+_COMPOSE_HELP = (
+    f"Filters are {', '.join(COMPOSE_FIELDS)} (each also with "
+    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after and tag; "
+    "then order_by, page and per_page."
+)
+_TAG_PARAMETERS = frozenset({*TAG_FIELDS, "order_by", *PAGE_PARAMETERS})
+_TAG_HELP = "Filters are id and name; then order_by, page and per_page."
+
+# Which list of the tag representation each (role, kind) permission row belongs to.
+_PERMISSION_LISTS = {
+    ("tagger", "user"): "taggers",
+    ("untagger", "user"): "untaggers",
+    ("tagger", "group"): "tagger_groups",
+    ("untagger", "group"): "untagger_groups",
+}
 
 
 async def list_composes(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+    query, settings = request.query, request.app[SETTINGS]
+    filters.reject_unknown(query, _COMPOSE_PARAMETERS, _COMPOSE_HELP)
+    page = page_request(query, settings)
+    order = filters.order_clauses(query, COMPOSE_FIELDS, ["-date", "-id"], tiebreaker="id")
+    async with request.app[ENGINE].connect() as conn:
+        conditions = [
+            *filters.field_conditions(query, COMPOSE_FIELDS, conn.dialect.name),
+            *filters.date_range_conditions(query),
+            *filters.tag_conditions(query),
+        ]
+        pk = composes.c.pk
+        total = await _count(conn, select(pk).where(*conditions))
+        pks = await _page_rows(conn, select(pk).where(*conditions).order_by(*order), page, total)
+        by_pk = await compose_representations(conn, [row.pk for row in pks])
+    # Composes are never deleted, but a missing pk must not turn into a 500 either.
+    items = [by_pk[row.pk] for row in pks if row.pk in by_pk]
+    return web.json_response(envelope(request, settings, page, total, items))
 
 
 async def list_tags(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
+    query, settings = request.query, request.app[SETTINGS]
+    filters.reject_unknown(query, _TAG_PARAMETERS, _TAG_HELP)
+    page = page_request(query, settings)
+    order = filters.order_clauses(query, TAG_FIELDS, ["-id"], tiebreaker="id")
+    async with request.app[ENGINE].connect() as conn:
+        conditions = filters.field_conditions(query, TAG_FIELDS, conn.dialect.name)
+        total = await _count(conn, select(tags.c.id).where(*conditions))
+        rows = await _page_rows(conn, select(tags).where(*conditions).order_by(*order),
+                                page, total)
+        items = await _tag_representations(conn, rows)
+    return web.json_response(envelope(request, settings, page, total, items))
+
+
+async def _count(conn: AsyncConnection, filtered: Select[Any]) -> int:
+    # Counting the filtered keys only: no ORDER BY, no representation joins.
+    counted = select(func.count()).select_from(filtered.subquery())
+    return (await conn.execute(counted)).scalar_one()
+
+
+async def _page_rows(conn: AsyncConnection, ordered: Select[Any], page: PageRequest,
+                     total: int) -> list[Any]:
+    # A page past the end is empty without asking the database (and without handing it
+    # an OFFSET that may overflow its integer type).
+    if page.offset >= total:
+        return []
+    rows = await conn.execute(ordered.limit(page.per_page).offset(page.offset))
+    return list(rows)
+
+
+async def _tag_representations(conn: AsyncConnection, rows: list[Any]) -> list[dict[str, Any]]:
+    """The tag representation of GET /api/1/tags/{id} for a page of tags, in one query."""
+    items = {row.id: _tag_item(row) for row in rows}
+    if not items:
+        return []
+    permissions = await conn.execute(
+        select(tag_permissions).where(tag_permissions.c.tag_id.in_(list(items)))
+        .order_by(tag_permissions.c.name)
+    )
+    for perm in permissions:
+        listed = _PERMISSION_LISTS.get((perm.role, perm.kind))
+        if listed is not None:
+            items[perm.tag_id][listed].append(perm.name)
+    return list(items.values())
+
+
+def _tag_item(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "documentation": row.documentation,
+        **{listed: [] for listed in _PERMISSION_LISTS.values()},
+    }
+

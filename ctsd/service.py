@@ -9,14 +9,15 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
+from ctsd.db.stores import upsert_insert
 from ctsd.db.tables import idempotency_keys
 from ctsd.db.uow import SqlUnitOfWork
 from handlers import HANDLERS
@@ -66,15 +67,25 @@ class Outcome:
 
 class CommandBus:
     def __init__(self, engine: AsyncEngine, roles: Roles, topic_prefix: str,
-                 idempotency_ttl: timedelta = timedelta(hours=24)) -> None:
+                 idempotency_ttl: timedelta = timedelta(hours=24),
+                 allocator: AsyncEngine | None = None) -> None:
         self.engine = engine
+        # PostgreSQL: a separate small pool for respin allocation (ctsd.db.engine).
+        self.allocator = allocator
         self.roles = roles
         self.topic_prefix = topic_prefix
         self.idempotency_ttl = idempotency_ttl
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
-                      in_reply_to: str | None = None) -> Outcome:
+                      in_reply_to: str | None = None,
+                      message_id: str | None = None) -> Outcome:
+        """Run the command's handler in one transaction and commit.
+
+        `message_id` (bus input) is recorded as processed in that same transaction; a
+        message whose id is already recorded runs nothing and answers a replayed
+        Outcome with no body.
+        """
         handler = HANDLERS[type(command)]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_transient), stop=stop_after_attempt(4),
@@ -82,7 +93,10 @@ class CommandBus:
         )
         async for attempt in retrying:
             with attempt:
-                async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to) as uow:
+                async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to,
+                                         self.allocator) as uow:
+                    if message_id is not None and not await uow.claim_message(message_id):
+                        return Outcome(None, replayed=True)
                     if idempotency is not None:
                         stored = await self._stored_answer(uow, actor, idempotency)
                         if stored is not None:
@@ -96,30 +110,34 @@ class CommandBus:
 
     async def _stored_answer(self, uow: SqlUnitOfWork, actor: Actor,
                              idem: Idempotency) -> Any | None:
-        row = (await uow.connection.execute(
-            select(idempotency_keys).where(idempotency_keys.c.username == actor.username,
-                                           idempotency_keys.c.key == idem.key)
-        )).first()
-        if row is None:
+        """Claim the key for this transaction, or answer what its first use answered.
+
+        The claim is an insert: a concurrent request with the same key waits on it until
+        this transaction ends, then finds the stored answer instead of doing the work.
+        """
+        keys = idempotency_keys.c
+        mine = (keys.username == actor.username) & (keys.key == idem.key)
+        await uow.connection.execute(delete(idempotency_keys).where(
+            mine, keys.created_at < uow.now() - self.idempotency_ttl))
+        claim = (
+            upsert_insert(uow.connection, idempotency_keys)
+            .values(username=actor.username, key=idem.key, request_hash=idem.request_hash,
+                    status=0, response="", created_at=uow.now())
+            .on_conflict_do_nothing()
+            .returning(keys.key)
+        )
+        if (await uow.connection.execute(claim)).first() is not None:
             return None
-        if _aware(row.created_at) < uow.now() - self.idempotency_ttl:
-            await uow.connection.execute(delete(idempotency_keys).where(
-                idempotency_keys.c.username == actor.username,
-                idempotency_keys.c.key == idem.key))
-            return None
+        row = (await uow.connection.execute(select(idempotency_keys).where(mine))).one()
         if row.request_hash != idem.request_hash:
             raise Conflict("Idempotency-Key was already used with a different request")
         return json.loads(row.response)
 
     async def _store_answer(self, uow: SqlUnitOfWork, actor: Actor, idem: Idempotency,
                             body: Any) -> None:
-        await uow.connection.execute(idempotency_keys.insert().values(
-            username=actor.username, key=idem.key, request_hash=idem.request_hash,
-            status=200, response=json.dumps(body), created_at=uow.now(),
-        ))
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands timestamps back without a zone; everything we store is UTC.
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        await uow.connection.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.username == actor.username,
+                   idempotency_keys.c.key == idem.key)
+            .values(status=200, response=json.dumps(body))
+        )

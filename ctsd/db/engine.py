@@ -26,6 +26,25 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
+    """A small separate pool for respin allocation (PostgreSQL only).
+
+    Allocation runs in its own short transaction while the import's transaction holds a
+    connection of the main pool; taking both from one pool deadlocks under load, when
+    every connection is held by an import waiting for a second one.
+    """
+    if settings.is_sqlite:
+        return None
+    # Each allocation is one autocommitted upsert: one round trip, no BEGIN/COMMIT. It
+    # need not wait for the disk: the import that uses the respin commits synchronously
+    # afterwards, and that WAL flush includes this earlier record.
+    return create_async_engine(
+        settings.async_database_url, pool_size=2, max_overflow=2, pool_recycle=3600,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"server_settings": {"synchronous_commit": "off"}},
+    )
+
+
 def _make_sqlite_writes_immediate(engine: AsyncEngine) -> None:
     # SQLite upgrades a deferred read transaction to a write lazily and then fails with
     # "database is locked" when two writers race. Write transactions therefore take the

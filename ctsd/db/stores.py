@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ctsd.db.representation import compose_representations
+from ctsd.db.representation import compose_representations, new_compose_representation
 from ctsd.db.tables import (
     compose_changes,
     compose_parents,
@@ -31,23 +31,61 @@ def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
     return dialect.insert(table)
 
 
+def _bump_counter(conn: AsyncConnection, stream: str, requested: int) -> Any:
+    """Atomic upsert: the requested respin if above the last one handed out, else last+1."""
+    counter = respin_counters.c.last_respin
+    stmt = upsert_insert(conn, respin_counters).values(stream=stream, last_respin=requested)
+    return stmt.on_conflict_do_update(
+        index_elements=["stream"],
+        set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
+    ).returning(counter)
+
+
 class SqlComposeStore:
-    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
+    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
+                 allocator: AsyncEngine | None = None) -> None:
         self._conn = conn
         self._now = now
+        self._allocator = allocator
+        # Respins taken in their own transactions, to give back if this one rolls back.
+        self.allocated: list[tuple[str, int]] = []
+        # Composes inserted by this transaction and not changed since: their answer is
+        # known without two more queries inside the import (which holds a respin).
+        self._fresh: dict[int, dict[str, Any]] = {}
 
     async def next_respin(self, stream: str, requested: int) -> int:
-        # The upsert row-locks the stream's counter until commit: concurrent imports of
-        # one stream queue here and each gets the next respin, gap-free, no retries.
+        if self._allocator is None:
+            # SQLite has one writer at a time anyway: bump the counter in-transaction.
+            return (await self._conn.execute(_bump_counter(self._conn, stream, requested)
+                                             )).scalar_one()
+        # PostgreSQL: bump the counter in its own short transaction. Inside the import's
+        # transaction the counter row would stay locked until that commit, so concurrent
+        # imports of one stream would queue for whole transactions; here they queue for
+        # one statement. The respin is taken before the compose is stored: if the import
+        # then fails, the unit of work hands the respin back (see release_respins).
+        async with self._allocator.connect() as conn:
+            respin = (await conn.execute(_bump_counter(conn, stream, requested))).scalar_one()
+        self.allocated.append((stream, respin))
+        return respin
+
+    async def release_respins(self) -> None:
+        """Give back respins of an import that did not commit, where still possible.
+
+        Only a respin that is still the stream's last can be given back; if a later import
+        took the next one meanwhile, the respin stays unused (a gap, after a failure only).
+        """
+        if not self.allocated:
+            return
         counter = respin_counters.c.last_respin
-        stmt = upsert_insert(self._conn, respin_counters).values(
-            stream=stream, last_respin=requested
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["stream"],
-            set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
-        ).returning(counter)
-        return (await self._conn.execute(stmt)).scalar_one()
+        assert self._allocator is not None
+        async with self._allocator.connect() as conn:
+            for stream, respin in self.allocated:
+                await conn.execute(
+                    update(respin_counters)
+                    .where(respin_counters.c.stream == stream, counter == respin)
+                    .values(last_respin=respin - 1)
+                )
+        self.allocated.clear()
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
         if not compose_ids:
@@ -67,10 +105,14 @@ class SqlComposeStore:
                     created_at=self._now())
             .returning(composes.c.pk)
         )
-        return result.scalar_one()
+        pk = result.scalar_one()
+        if respin_of_pk is None:
+            self._fresh[pk] = new_compose_representation(compose_info, builder, compose_url)
+        return pk
 
     async def add_parents(self, child_pk: int, parent_pks: list[int]) -> None:
         if parent_pks:
+            self._fresh.pop(child_pk, None)
             await self._conn.execute(
                 compose_parents.insert(),
                 [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
@@ -85,6 +127,7 @@ class SqlComposeStore:
         return ComposeRef(row.pk, row.compose_id, row.compose_url) if row else None
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
+        self._fresh.pop(compose_pk, None)
         stmt = (
             upsert_insert(self._conn, compose_tags)
             .values(compose_pk=compose_pk, tag_id=tag_id)
@@ -94,6 +137,7 @@ class SqlComposeStore:
         return (await self._conn.execute(stmt)).first() is not None
 
     async def remove_tag(self, compose_pk: int, tag_id: int) -> bool:
+        self._fresh.pop(compose_pk, None)
         stmt = (
             delete(compose_tags)
             .where(compose_tags.c.compose_pk == compose_pk, compose_tags.c.tag_id == tag_id)
@@ -102,9 +146,31 @@ class SqlComposeStore:
         return (await self._conn.execute(stmt)).first() is not None
 
     async def set_url(self, compose_pk: int, url: str) -> None:
+        self._fresh.pop(compose_pk, None)
         await self._conn.execute(
             update(composes).where(composes.c.pk == compose_pk).values(compose_url=url)
         )
+
+    async def set_build_status(self, compose_pk: int, status: str) -> bool:
+        self._fresh.pop(compose_pk, None)
+        stmt = (
+            update(composes)
+            .where(composes.c.pk == compose_pk,
+                   composes.c.build_status.is_distinct_from(status))
+            .values(build_status=status)
+            .returning(composes.c.pk)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
+
+    async def mark_removed(self, compose_pk: int, reason: str | None) -> bool:
+        self._fresh.pop(compose_pk, None)
+        stmt = (
+            update(composes)
+            .where(composes.c.pk == compose_pk, composes.c.removed_at.is_(None))
+            .values(removed_at=self._now(), removed_reason=reason)
+            .returning(composes.c.pk)
+        )
+        return (await self._conn.execute(stmt)).first() is not None
 
     async def add_change(self, compose_pk: int, action: str, user: str, message: str,
                          user_data: str | None) -> None:
@@ -114,6 +180,8 @@ class SqlComposeStore:
         ))
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
+        if compose_pk in self._fresh:
+            return self._fresh[compose_pk]
         return (await compose_representations(self._conn, [compose_pk]))[compose_pk]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from types import TracebackType
@@ -11,10 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
-from ctsd.db.stores import SqlComposeStore, SqlTagStore
-from ctsd.db.tables import outbox
+from ctsd.db.stores import SqlComposeStore, SqlTagStore, upsert_insert
+from ctsd.db.tables import outbox, processed_messages
 
 OUTBOX_CHANNEL = "cts_outbox"
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -28,8 +30,9 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: AsyncEngine, topic_prefix: str,
-                 in_reply_to: str | None = None) -> None:
+                 in_reply_to: str | None = None, allocator: AsyncEngine | None = None) -> None:
         self._engine = engine
+        self._allocator = allocator
         self._topic_prefix = topic_prefix
         self._in_reply_to = in_reply_to
         self._conn: AsyncConnection | None = None
@@ -45,7 +48,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await open_write_connection(self._engine)
         await self._conn.begin()
-        self.composes = SqlComposeStore(self._conn, self.now)
+        self.composes = SqlComposeStore(self._conn, self.now, self._allocator)
         self.tags = SqlTagStore(self._conn, self.now)
         return self
 
@@ -55,9 +58,18 @@ class SqlUnitOfWork:
         try:
             if self._conn.in_transaction():
                 await self._conn.rollback()
+                await self._release_respins()
         finally:
             await self._conn.close()
             self._conn = None
+
+    async def _release_respins(self) -> None:
+        try:
+            await self.composes.release_respins()
+        except Exception:
+            # Best effort: failing here only leaves a gap; the original error matters.
+            log.warning("could not give back respins %s", self.composes.allocated,
+                        exc_info=True)
 
     def now(self) -> datetime:
         # One timestamp per command: its history rows and events agree on "when".
@@ -72,6 +84,21 @@ class SqlUnitOfWork:
         ))
         self._emitted += 1
         self.emitted_message_ids.append(message_id)
+
+    async def claim_message(self, message_id: str) -> bool:
+        """Record a bus message as processed by this transaction; False if it already was.
+
+        The row commits with the message's effect or not at all, so a redelivery after a
+        crash either finds it (and does nothing) or finds nothing (and does the work).
+        On PostgreSQL a concurrent claim of the same id waits here for the first one.
+        """
+        stmt = (
+            upsert_insert(self.connection, processed_messages)
+            .values(message_id=message_id, processed_at=self._now)
+            .on_conflict_do_nothing()
+            .returning(processed_messages.c.message_id)
+        )
+        return (await self.connection.execute(stmt)).first() is not None
 
     async def commit(self) -> None:
         conn = self.connection

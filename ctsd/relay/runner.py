@@ -1,0 +1,214 @@
+"""The relay loop: drain the outbox to the broker, then sleep until woken or polled.
+
+Guarantees: a row is marked sent only after the broker confirmed it; rows about one
+compose go out in the order they were written; a failed publish is retried (same
+message id) with exponential backoff until the broker takes it. Rows may be published
+twice (a crash between confirm and commit), never lost or reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import IO
+
+from fedora_messaging.message import Message
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_random
+
+from ctsd.config import Settings
+from ctsd.db.engine import create_engine
+from ctsd.relay.amqp import AmqpPublisher, BrokerError
+from ctsd.relay.store import Claim, OutboxStore
+from ctsd.relay.wakeup import OutboxWakeup
+from ctsd.relay.wire import Envelope, InvalidMessage, OutboxRow, envelope_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_POLL_INTERVAL = 1.0
+MAX_BACKOFF = 30.0
+
+
+class OutboxRelay:
+    def __init__(self, store: OutboxStore, publisher: AmqpPublisher, wakeup: OutboxWakeup,
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_backoff: float = MAX_BACKOFF) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._wakeup = wakeup
+        self._batch_size = batch_size
+        self._max_backoff = max_backoff
+        # Rows whose body fails its schema: left out of claims until this process ends
+        # (a fixed release retries them), so they cannot fill every batch.
+        self._invalid_ids: set[int] = set()
+        self._schemaless_topics: set[str] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set."""
+        while not stop.is_set():
+            self._wakeup.clear()
+            await self._drain_with_backoff(stop)
+            if stop.is_set():
+                break
+            await self._publisher.keepalive()
+            await self._wakeup.wait(stop)
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Publish batches until nothing is publishable right now (or `stop` is set);
+        return how many went.
+
+        Raises BrokerError (or a database error) after saving what was confirmed so far.
+        """
+        total = 0
+        while stop is None or not stop.is_set():
+            async with self._store.claim(self._batch_size, self._invalid_ids) as claim:
+                await self._publish(claim)
+            total += len(claim.sent_ids)
+            # A short batch means the outbox is empty; a full one where nothing happened
+            # holds only rows waiting their turn, which a later pass will find.
+            if claim.claimed < self._batch_size or not (claim.sent_ids or claim.failures):
+                break
+        return total
+
+    async def _publish(self, claim: Claim) -> None:
+        waiting: set[str] = set()  # composes with a row held back: the rest must wait too
+        for row in claim.rows:
+            if row.ordering_key in waiting:
+                continue
+            try:
+                envelope = envelope_for(row)
+            except InvalidMessage as exc:
+                self._report_invalid(claim, row, exc)
+                if row.ordering_key is not None:
+                    waiting.add(row.ordering_key)
+                continue
+            self._warn_if_schemaless(envelope)
+            try:
+                routed = await self._publisher.publish(envelope)
+            except BrokerError as exc:
+                claim.failed(row, str(exc))
+                raise
+            claim.sent(row)
+            if not routed:
+                log.info("no queue is bound for %s; message %s published unrouted",
+                         row.topic, row.message_id)
+
+    def _warn_if_schemaless(self, envelope: Envelope) -> None:
+        # Published all the same (a new kind of change must not wait for its schema),
+        # but receivers can only treat it as arbitrary JSON until schemas/ has a class.
+        topic = envelope.routing_key
+        if type(envelope.message) is Message and topic not in self._schemaless_topics:
+            self._schemaless_topics.add(topic)
+            log.warning("no schema in schemas/ for %s; publishing it as base.message",
+                        topic)
+
+    def _report_invalid(self, claim: Claim, row: OutboxRow, exc: InvalidMessage) -> None:
+        # An invalid body is a bug in CTS, not a broker hiccup: it stays in the outbox,
+        # with the error, until a fixed release publishes it.
+        self._invalid_ids.add(row.id)
+        log.error("outbox row %s is not published, its body fails its schema: %s", row.id, exc)
+        claim.failed(row, f"invalid message: {exc}")
+
+    async def _drain_with_backoff(self, stop: asyncio.Event) -> None:
+        retrying = AsyncRetrying(
+            # 0.5 s, 1 s, 2 s ... up to max_backoff, plus jitter so that relays restarted
+            # together do not hammer a recovering broker in step.
+            wait=wait_exponential(multiplier=0.5, max=self._max_backoff) + wait_random(0, 1),
+            stop=lambda _state: stop.is_set(),
+            sleep=lambda seconds: _sleep_unless(stop, seconds),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        with contextlib.suppress(Exception):
+            async for attempt in retrying:
+                with attempt:
+                    await self.drain(stop)
+        # Only a stop ends the retrying early; the error was logged by _log_retry.
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0
+    if isinstance(exc, BrokerError):
+        log.warning("outbox relay: broker unavailable (%s); retrying in %.1fs", exc, wait)
+    else:
+        log.error("outbox relay failed; retrying in %.1fs", wait, exc_info=exc)
+
+
+async def run_relay(settings: Settings, stop_event: asyncio.Event, *,
+                    engine: AsyncEngine | None = None,
+                    poll_interval: float = DEFAULT_POLL_INTERVAL,
+                    batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    """Publish the outbox to `settings.amqp_url` until `stop_event` is set.
+
+    Does nothing without an amqp_url: events then simply accumulate in the outbox.
+    Any number may run against PostgreSQL; on SQLite the extra ones stand by.
+    """
+    if not settings.amqp_url:
+        log.info("messaging.amqp_url is not set: no outbox relay; events stay in the outbox")
+        return
+    own_engine = engine is None
+    engine = engine or create_engine(settings)
+    publisher = AmqpPublisher(settings.amqp_url, settings.publish_exchange)
+    wakeup = OutboxWakeup(settings.database_url, poll_interval)
+    relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size)
+    try:
+        async with _sole_sqlite_relay(settings, stop_event) as may_run:
+            if may_run:
+                log.info("outbox relay publishing to exchange %s", settings.publish_exchange)
+                await relay.run(stop_event)
+    finally:
+        await wakeup.close()
+        await publisher.close()
+        if own_engine:
+            await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def _sole_sqlite_relay(settings: Settings, stop: asyncio.Event) -> AsyncIterator[bool]:
+    """On SQLite, hold an exclusive lock beside the database file while relaying.
+
+    Nothing there stops two relays from publishing the same row (no SKIP LOCKED), and
+    `ctsd serve --workers N` starts one per process. The others wait here and take
+    over when the holder exits. Yields False if stopped while waiting.
+    """
+    path = make_url(settings.database_url).database if settings.is_sqlite else None
+    if not path or path == ":memory:":
+        yield True
+        return
+    with _open_lock_file(f"{path}.relay-lock") as handle:
+        acquired = await _lock_when_free(handle, stop)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_lock_file(path: str) -> IO[str]:
+    # A local file opened in append mode: instant, no need for a thread.
+    return Path(path).open("a")
+
+
+async def _lock_when_free(handle: IO[str], stop: asyncio.Event) -> bool:
+    announced = False
+    while not stop.is_set():
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if not announced:
+                log.info("another outbox relay serves this SQLite database; standing by")
+                announced = True
+            await _sleep_unless(stop, 5.0)
+    return False

@@ -1,0 +1,94 @@
+"""For relay tests: a real RabbitMQ queue to watch what CTS publishes, a command bus
+with a chosen topic prefix to make CTS write events, and a look at the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+from sqlalchemy import create_engine, select
+
+from ctsd.api.app import roles_from
+from ctsd.config import Settings
+from ctsd.db.engine import create_engine as create_async_engine
+from ctsd.db.tables import outbox
+from ctsd.service import CommandBus
+from handlers.identity import Actor
+from tests.conftest import service_missing
+
+AMQP_URL = os.environ.get("CTS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+EXCHANGE = "amq.topic"
+TIMEOUT = 30.0
+ADMIN = Actor("admin", superuser=True)
+
+
+@dataclass
+class Received:
+    routing_key: str
+    properties: pika.BasicProperties
+    body: bytes
+
+    @property
+    def message_id(self) -> str:
+        return self.properties.message_id
+
+
+class BoundQueue:
+    """An exclusive queue bound to everything under one topic prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        try:
+            self._connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        except pika.exceptions.AMQPConnectionError as exc:
+            # pika's connection errors have an empty str(); the repr says what failed.
+            service_missing("RabbitMQ", RuntimeError(f"{AMQP_URL}: {exc!r}"))
+        self._channel = self._connection.channel()
+        self.name = self._channel.queue_declare("", exclusive=True).method.queue
+        self._channel.queue_bind(self.name, EXCHANGE, routing_key=f"{prefix}#")
+        self.received: list[Received] = []
+
+    def fetch(self) -> None:
+        # Called only from the test's event loop thread, one call at a time.
+        while True:
+            method, properties, body = self._channel.basic_get(self.name, auto_ack=True)
+            if method is None:
+                return
+            self.received.append(Received(method.routing_key, properties, body))
+
+    async def wait_for(self, count: int, timeout: float = TIMEOUT) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            self.fetch()
+            await asyncio.sleep(0.05)
+        # A little longer, so that duplicates arriving late are caught too.
+        await asyncio.sleep(0.3)
+        self.fetch()
+        return self.received
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@asynccontextmanager
+async def command_bus(settings: Settings) -> AsyncIterator[CommandBus]:
+    engine = create_async_engine(settings)
+    try:
+        yield CommandBus(engine, roles_from(settings), settings.topic_prefix)
+    finally:
+        await engine.dispose()
+
+
+def outbox_rows(url: str) -> list[Any]:
+    engine = create_engine(Settings(database_url=url).sync_database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(outbox).order_by(outbox.c.id)))
+    finally:
+        engine.dispose()

@@ -35,6 +35,12 @@ setup(
             "cts.compose.tagged=schemas.published:ComposeTaggedV1",
             "cts.compose.untagged=schemas.published:ComposeUntaggedV1",
             "cts.compose.changed=schemas.published:ComposeChangedV1",
+            "cts.compose.removed=schemas.published:ComposeRemovedV1",
+            "cts.request.import=schemas.requests:ImportRequestV1",
+            "cts.request.tag=schemas.requests:TagRequestV1",
+            "cts.request.untag=schemas.requests:UntagRequestV1",
+            "cts.request.set_url=schemas.requests:SetUrlRequestV1",
+            "cts.request.mark_removed=schemas.requests:MarkRemovedRequestV1",
         ],
     },
 )

@@ -16,8 +16,10 @@ from aiohttp import web
 
 from ctsd.api.app import create_app, roles_from
 from ctsd.config import ConfigError, Settings, load_settings
+from ctsd.consumer import consume_forever
 from ctsd.db import migrate
 from ctsd.db.engine import create_engine
+from ctsd.relay import run_relay_command
 from ctsd.service import CommandBus
 from handlers.commands import TAG_PERMISSION_ACTIONS, ChangeTagPermission, CreateTag
 from handlers.errors import CommandError
@@ -43,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     down = db.add_parser("downgrade", help="migrate back to a revision")
     down.add_argument("revision")
+
+    sub.add_parser("relay", help="publish the outbox to the message broker "
+                   "(messaging.amqp_url) until stopped")
+    sub.add_parser("consume", help="turn bus requests and Pungi/ODCS notifications into "
+                   "commands (messaging.amqp_url, [consumer]) until stopped")
 
     tag = sub.add_parser("tag", help="administer tags").add_subparsers(dest="tag_command",
                                                                        required=True)
@@ -74,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             migrate.downgrade(settings, args.revision)
         return 0
+    if args.command == "relay":
+        return run_relay_command(settings)
+    if args.command == "consume":
+        return consume_forever(settings)
     return asyncio.run(_tag_command(settings, args))
 
 

@@ -53,6 +53,17 @@ class Settings:
     amqp_url: str = ""
     publish_exchange: str = "amq.topic"
     idempotency_ttl_hours: int = 24
+    # The bus consumer (`ctsd consume`); see [consumer] in config/ctsd.toml.
+    consumer_queue: str = "ctsd"
+    consumer_exchange: str = "amq.topic"
+    consumer_prefetch: int = 10
+    pungi_topics: tuple[str, ...] = ("org.fedoraproject.prod.pungi.compose.status.change",
+                                     "pungi.compose.status.change")
+    odcs_topics: tuple[str, ...] = ("org.fedoraproject.prod.odcs.compose.state-changed",
+                                    "odcs.compose.state-changed")
+    pungi_user: str = "pungi"
+    odcs_user: str = "odcs"
+    translate_paths: tuple[tuple[str, str], ...] = ()
 
     @property
     def async_database_url(self) -> str:
@@ -97,7 +108,7 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging"}
+    known = {"database", "http", "auth", "messaging", "consumer"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -119,11 +130,45 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
             values[attr] = table[key]
     if "trusted_proxies" in http:
         values["trusted_proxies"] = frozenset(http["trusted_proxies"])
+    values.update(_consumer_settings(_table(raw, "consumer")))
     values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")
     values["allowed_builders"] = Principals.from_toml(
         auth.get("allowed_builders"), "[auth.allowed_builders]"
     )
     return values
+
+
+def _consumer_settings(consumer: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(consumer) - {"queue", "exchange", "prefetch_count", "pungi_topics",
+                               "odcs_topics", "pungi_user", "odcs_user", "translate_paths"}
+    if unknown:
+        raise ConfigError(f"unknown [consumer] keys: {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key, attr in [("queue", "consumer_queue"), ("exchange", "consumer_exchange"),
+                      ("prefetch_count", "consumer_prefetch"), ("pungi_user", "pungi_user"),
+                      ("odcs_user", "odcs_user")]:
+        if key in consumer:
+            values[attr] = consumer[key]
+    for key in ("pungi_topics", "odcs_topics"):
+        if key in consumer:
+            topics = consumer[key]
+            if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+                raise ConfigError(f"[consumer] {key} must be a list of topic strings")
+            values[key] = tuple(topics)
+    if "translate_paths" in consumer:
+        values["translate_paths"] = _translate_paths(consumer["translate_paths"])
+    return values
+
+
+def _translate_paths(raw: Any) -> tuple[tuple[str, str], ...]:
+    # Same shape as Pungi's own `translate_paths`: [[path_prefix, url_prefix], ...].
+    if not isinstance(raw, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        for pair in raw
+    ):
+        raise ConfigError("[consumer] translate_paths must be a list of "
+                          "[path_prefix, url_prefix] pairs")
+    return tuple((prefix, url) for prefix, url in raw)
 
 
 ENVIRONMENT_OVERRIDES = {
@@ -134,6 +179,7 @@ ENVIRONMENT_OVERRIDES = {
     "CTSD_AMQP_URL": ("amqp_url", str),
     "CTSD_TOPIC_PREFIX": ("topic_prefix", str),
     "CTSD_AUTH_BACKEND": ("auth_backend", str),
+    "CTSD_CONSUMER_QUEUE": ("consumer_queue", str),
 }
 
 
@@ -177,3 +223,5 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"auth backend {settings.auth_backend!r} is not available yet")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
+    if not settings.consumer_queue or settings.consumer_prefetch < 1:
+        raise ConfigError("[consumer] queue must be non-empty and prefetch_count at least 1")

@@ -17,6 +17,7 @@ from handlers.composes import (
     untag_compose,
 )
 from handlers.identity import Actor, Roles
+from handlers.lifecycle import mark_removed, record_build_status
 from handlers.ports import UnitOfWork
 from handlers.tags import change_tag_permission, create_tag, edit_tag
 
@@ -30,4 +31,6 @@ HANDLERS: dict[type, Handler] = {
     commands.CreateTag: create_tag,
     commands.EditTag: edit_tag,
     commands.ChangeTagPermission: change_tag_permission,
+    commands.RecordBuildStatus: record_build_status,
+    commands.MarkRemoved: mark_removed,
 }

@@ -68,3 +68,25 @@ class EditTag:
 
 
 TAG_PERMISSION_ACTIONS = ("add_tagger", "remove_tagger", "add_untagger", "remove_untagger")
+
+
+BUILD_STATUSES = ("STARTED", "FINISHED", "FINISHED_INCOMPLETE", "DOOMED", "TERMINATED")
+"""The compose statuses Pungi writes (its `Compose.write_status`)."""
+
+
+@dataclass(frozen=True)
+class RecordBuildStatus:
+    """Record what the build tool says about a compose. `location`, when it is an
+    http(s) URL, also becomes the compose URL (as `set_url` would set it)."""
+
+    compose_id: str
+    status: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkRemoved:
+    """The compose's data is gone from storage; consumers referencing it should drop it."""
+
+    compose_id: str
+    reason: str | None = None

@@ -12,7 +12,8 @@ from ctsd.api.auth import NoAuth, auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, ENGINE, SETTINGS
 from ctsd.config import Settings
-from ctsd.db.engine import create_engine
+from ctsd.db.engine import create_allocator_engine, create_engine
+from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
 from handlers.identity import PrincipalSet, Roles
 
@@ -54,6 +55,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    # Publishes the outbox while serving; with no broker configured it starts nothing.
+    app.cleanup_ctx.append(relay_cleanup_ctx(settings))
     for method, path, view in ROUTES:
         app.router.add_route(method, path, view)
     meta.add_static_routes(app)
@@ -63,8 +66,11 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings: Settings = app[SETTINGS]
     engine = create_engine(settings)
+    allocator = create_allocator_engine(settings)
     app[ENGINE] = engine
     app[BUS] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
-                            timedelta(hours=settings.idempotency_ttl_hours))
+                          timedelta(hours=settings.idempotency_ttl_hours), allocator)
     yield
     await engine.dispose()
+    if allocator is not None:
+        await allocator.dispose()

@@ -64,6 +64,11 @@ composes = Table(
     # client sent (variants, final) is dropped.
     Column("compose_info", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # What the build tool last reported (Pungi's STARTED … FINISHED); None until it does.
+    Column("build_status", String(30)),
+    # Set once when the compose's data is gone from storage; never cleared.
+    Column("removed_at", DateTime(timezone=True)),
+    Column("removed_reason", Text),
     Index("ix_composes_date_compose_id", "date", "compose_id"),
     Index("ix_composes_release_short_date", "release_short", "date", "compose_id"),
     Index("ix_composes_release_version_key", "release_version_key"),

@@ -1,0 +1,193 @@
+"""From a bus message to the command it asks for and the actor it acts as. No I/O.
+
+Three kinds of input share the queue: our own requests (`<topic_prefix>request.*`,
+schemas in `schemas/requests.py`), Pungi's status changes and ODCS's state changes
+(`schemas/inputs.py`). Anything that can never succeed raises `Refused`, which the
+consumer turns into a dead-letter entry.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from fedora_messaging.message import Message
+
+from ctsd.config import Settings
+from handlers.commands import (
+    ImportCompose,
+    MarkRemoved,
+    RecordBuildStatus,
+    SetComposeUrl,
+    TagCompose,
+    UntagCompose,
+)
+from handlers.identity import Actor
+from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
+from schemas.requests import REQUEST_SCHEMAS
+
+BACKEND = "amqp"
+
+
+class Refused(Exception):
+    """A message that can never succeed as sent: dead-letter it, never retry it."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason  # a short code operators can filter the dead letters on
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a message asks for: a command, run as `actor`."""
+
+    command: Any
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class InputTopics:
+    """Which routing keys mean what, and who notifications act as."""
+
+    request_prefix: str
+    pungi: frozenset[str]
+    odcs: frozenset[str]
+    pungi_user: str
+    odcs_user: str
+    translate_paths: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InputTopics:
+        return cls(settings.topic_prefix, frozenset(settings.pungi_topics),
+                   frozenset(settings.odcs_topics), settings.pungi_user,
+                   settings.odcs_user, settings.translate_paths)
+
+    def routing_keys(self) -> list[str]:
+        requests = [self.request_prefix + suffix for suffix in REQUEST_SCHEMAS]
+        return sorted({*requests, *self.pungi, *self.odcs})
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """The JSON object a message carries; NUL characters are refused as over HTTP."""
+    try:
+        value = json.loads(body)
+        has_nul = _has_nul(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Refused(400, "invalid json", f"Body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise Refused(400, "invalid json", "Body is nested too deeply") from exc
+    if not isinstance(value, dict):
+        raise Refused(400, "invalid json", "Body must be a JSON object")
+    if has_nul:
+        # PostgreSQL text cannot hold NUL; refusing here beats a database error later.
+        raise Refused(400, "invalid input", "Body must not contain NUL characters")
+    return value
+
+
+def intent_for(topics: InputTopics, routing_key: str, body: dict[str, Any],
+               user_id: str | None) -> Intent | None:
+    """The command a message asks for, or None for a notification CTS has no use for."""
+    if routing_key in topics.pungi:
+        return _pungi_intent(topics, body)
+    if routing_key in topics.odcs:
+        return _odcs_intent(topics, body)
+    suffix = routing_key.removeprefix(topics.request_prefix)
+    if routing_key.startswith(topics.request_prefix) and suffix in REQUEST_SCHEMAS:
+        return _request_intent(suffix, body, user_id)
+    raise Refused(400, "unknown topic", f"CTS does not handle topic {routing_key}")
+
+
+_REQUEST_COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "request.import": lambda b: ImportCompose(
+        b["compose_info"], tuple(b.get("parent_compose_ids") or ()), b.get("respin_of"),
+        b.get("compose_url")),
+    "request.tag": lambda b: TagCompose(b["compose_id"], b["tag"], b.get("user_data")),
+    "request.untag": lambda b: UntagCompose(b["compose_id"], b["tag"], b.get("user_data")),
+    "request.set_url": lambda b: SetComposeUrl(b["compose_id"], b["compose_url"],
+                                               b.get("user_data")),
+    "request.mark_removed": lambda b: MarkRemoved(b["compose_id"], b.get("reason")),
+}
+
+
+def _request_intent(suffix: str, body: dict[str, Any], user_id: str | None) -> Intent:
+    # RabbitMQ refuses a user_id that differs from the publisher's login, so when it is
+    # present it names the sender; without it nobody vouches for who is asking.
+    if not user_id:
+        raise Refused(401, "no authenticated sender",
+                      "Requests must carry the AMQP user_id property")
+    _validate(REQUEST_SCHEMAS[suffix], body)
+    return Intent(_REQUEST_COMMANDS[suffix](body), Actor(user_id, backend=BACKEND))
+
+
+def _pungi_intent(topics: InputTopics, body: dict[str, Any]) -> Intent:
+    _validate(PungiStatusChangeV1, body)
+    location = compose_location(body.get("location"), topics.translate_paths)
+    command = RecordBuildStatus(body["compose_id"], body["status"], location)
+    return Intent(command, Actor(topics.pungi_user, backend=BACKEND))
+
+
+def _odcs_intent(topics: InputTopics, body: dict[str, Any]) -> Intent | None:
+    _validate(OdcsStateChangedV1, body)
+    compose = body["compose"]
+    compose_id = compose.get("pungi_compose_id")
+    if not compose_id:
+        return None  # not (yet) a Pungi compose, so nothing CTS can know about
+    actor = Actor(topics.odcs_user, backend=BACKEND)
+    state = compose["state_name"]
+    if state == "done" and compose.get("toplevel_url"):
+        # toplevel_url is the compose top directory, which is what compose_url names.
+        return Intent(SetComposeUrl(compose_id, compose["toplevel_url"]), actor)
+    if state == "removed":
+        return Intent(MarkRemoved(compose_id, compose.get("state_reason")), actor)
+    return None  # wait, generating, failed: nothing CTS records
+
+
+def compose_location(location: str | None, translate_paths: tuple[tuple[str, str], ...]
+                     ) -> str | None:
+    """Pungi's `location` as the compose's top-level location, URL where translatable.
+
+    Pungi reports `<topdir>/compose`, while compose_url (what Pungi's own set_url call
+    stores, and what .repo files build on) is the top directory itself.
+    """
+    if not location:
+        return None
+    if not location.lower().startswith(("http://", "https://")):
+        location = translate_path(location, translate_paths)
+    trimmed = location.rstrip("/")
+    return trimmed.removesuffix("/compose") if trimmed.endswith("/compose") else trimmed
+
+
+def translate_path(path: str, translate_paths: tuple[tuple[str, str], ...]) -> str:
+    """Replace the first matching path prefix, as Pungi's `translate_path_raw` does
+    (but only at a directory boundary: `/mnt/koji` does not match `/mnt/kojifoo`)."""
+    normalized = posixpath.normpath(path)
+    for raw_prefix, replacement in translate_paths:
+        prefix = posixpath.normpath(raw_prefix).rstrip("/")
+        if normalized == prefix or normalized.startswith(prefix + "/"):
+            return replacement.rstrip("/") + normalized[len(prefix):]
+    return path
+
+
+def _validate(schema: type[Message], body: dict[str, Any]) -> None:
+    # Only the body: senders need not use fedora-messaging, so its headers are optional.
+    try:
+        jsonschema.validate(body, schema.body_schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "body"
+        raise Refused(400, "schema invalid", f"{where}: {exc.message}") from exc
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

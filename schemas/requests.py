@@ -1,0 +1,112 @@
+"""Requests to CTS over the bus: what `ctsd consume` accepts on its own topics.
+
+Each topic is `<topic_prefix>request.<action>` (`cts.request.tag` by default) and its
+body maps one to one onto the command of the same HTTP action. The sender is the AMQP
+`user_id` property, which RabbitMQ checks against the connection's login; requests
+without it are refused. The answer is the ordinary change message (`cts.compose-*`)
+whose `in_reply_to` is the request's message id; a refused request lands in the
+dead-letter queue with the reason (and, if it had `reply_to`, an error reply is sent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fedora_messaging.message import Message
+
+_SCHEMA = "http://json-schema.org/draft-04/schema#"
+_COMPOSE_ID = {"type": "string", "minLength": 1, "maxLength": 255}
+_OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+
+def _body(description: str, required: list[str], **properties: Any) -> dict[str, Any]:
+    # Requests are ours: unknown keys are refused, so a typo cannot silently drop a field.
+    return {"$schema": _SCHEMA, "description": description, "type": "object",
+            "properties": properties, "required": required, "additionalProperties": False}
+
+
+class ImportRequestV1(Message):
+    """Import a compose: allocate its id (the body of `POST /api/1/composes/`)."""
+
+    topic = "cts.request.import"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Import a compose; CTS allocates its id and respin",
+        ["compose_info"],
+        compose_info={"type": "object", "description": "productmd ComposeInfo"},
+        parent_compose_ids={"type": ["array", "null"], "items": _COMPOSE_ID},
+        respin_of={"type": ["string", "null"]},
+        compose_url=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return "Request to import a compose"
+
+
+class TagRequestV1(Message):
+    """Add a tag to a compose (PATCH action `tag`)."""
+
+    topic = "cts.request.tag"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Tag a compose", ["compose_id", "tag"],
+        compose_id=_COMPOSE_ID, tag={"type": "string", "minLength": 1},
+        user_data=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to tag {self.body.get('compose_id')} with {self.body.get('tag')}"
+
+
+class UntagRequestV1(Message):
+    """Remove a tag from a compose (PATCH action `untag`)."""
+
+    topic = "cts.request.untag"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Untag a compose", ["compose_id", "tag"],
+        compose_id=_COMPOSE_ID, tag={"type": "string", "minLength": 1},
+        user_data=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to untag {self.body.get('tag')} from {self.body.get('compose_id')}"
+
+
+class SetUrlRequestV1(Message):
+    """Record where a compose lives now (PATCH action `set_url`)."""
+
+    topic = "cts.request.set_url"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Set the compose URL", ["compose_id", "compose_url"],
+        compose_id=_COMPOSE_ID, compose_url={"type": "string", "minLength": 1},
+        user_data=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to move {self.body.get('compose_id')} to {self.body.get('compose_url')}"
+
+
+class MarkRemovedRequestV1(Message):
+    """The compose's data is gone from storage; mark it removed."""
+
+    topic = "cts.request.mark_removed"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Mark a compose removed", ["compose_id"],
+        compose_id=_COMPOSE_ID, reason=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to mark {self.body.get('compose_id')} removed"
+
+
+REQUEST_SCHEMAS: dict[str, type[Message]] = {
+    "request.import": ImportRequestV1,
+    "request.tag": TagRequestV1,
+    "request.untag": UntagRequestV1,
+    "request.set_url": SetUrlRequestV1,
+    "request.mark_removed": MarkRemovedRequestV1,
+}
+"""Topic after the configured prefix → the class whose `body_schema` the body must meet."""

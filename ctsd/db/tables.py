@@ -69,9 +69,13 @@ composes = Table(
     # Set once when the compose's data is gone from storage; never cleared.
     Column("removed_at", DateTime(timezone=True)),
     Column("removed_reason", Text),
-    Index("ix_composes_date_compose_id", "date", "compose_id"),
-    Index("ix_composes_release_short_date", "release_short", "date", "compose_id"),
-    Index("ix_composes_release_version_key", "release_version_key"),
+    # The list pages sort on these and then fetch pks: carrying pk in the index makes a
+    # deep page an index-only scan on PostgreSQL instead of a sort of the whole table.
+    Index("ix_composes_date_compose_id", "date", "compose_id", postgresql_include=["pk"]),
+    Index("ix_composes_release_short_date", "release_short", "date", "compose_id",
+          postgresql_include=["pk"]),
+    Index("ix_composes_release_version_key", "release_version_key", "compose_id",
+          postgresql_include=["pk"]),
     Index("ix_composes_release_name", "release_name"),
     Index("ix_composes_release_version", "release_version"),
     Index("ix_composes_type", "type"),

@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
 from ctsd.db.stores import SqlComposeStore, SqlTagStore, upsert_insert
 from ctsd.db.tables import outbox, processed_messages
 
-OUTBOX_CHANNEL = "cts_outbox"
+OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
 
 
@@ -101,9 +100,6 @@ class SqlUnitOfWork:
         return (await self.connection.execute(stmt)).first() is not None
 
     async def commit(self) -> None:
-        conn = self.connection
-        if self._emitted and conn.dialect.name == "postgresql":
-            # Delivered at commit: relays LISTENing wake up at once instead of polling.
-            await conn.execute(text("SELECT pg_notify(:channel, '')"),
-                               {"channel": OUTBOX_CHANNEL})
-        await conn.commit()
+        # On PostgreSQL a trigger on outbox NOTIFYs relays (migration 0003); the
+        # notification is delivered at commit, so relays wake up at once.
+        await self.connection.commit()

@@ -1,6 +1,6 @@
 """When to look at the outbox again: at once on a NOTIFY, otherwise every poll interval.
 
-Writers `pg_notify('cts_outbox')` in the transaction that adds rows (ctsd.db.uow), so a
+A trigger on outbox NOTIFYs `cts_outbox` in the transaction that adds rows (migration 0003), so a
 listening relay publishes within milliseconds of the commit. Notifications are only a
 hint: one sent while the listener was reconnecting is lost, which is why the relay
 still polls.

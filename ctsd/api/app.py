@@ -10,9 +10,9 @@ from aiohttp import web
 from ctsd.api import composes, listing, meta, tags
 from ctsd.api.auth import NoAuth, auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
-from ctsd.api.keys import BUS, ENGINE, SETTINGS
+from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.config import Settings
-from ctsd.db.engine import create_allocator_engine, create_engine
+from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
 from handlers.identity import PrincipalSet, Roles
@@ -67,7 +67,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings: Settings = app[SETTINGS]
     engine = create_engine(settings)
     allocator = create_allocator_engine(settings)
-    app[ENGINE] = engine
+    app[READ_ENGINE] = read_only(engine)
     app[BUS] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                           timedelta(hours=settings.idempotency_ttl_hours), allocator)
     yield

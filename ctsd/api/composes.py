@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.api.keys import BUS, ENGINE
+from ctsd.api.keys import BUS, READ_ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.representation import representation_of
@@ -85,7 +85,7 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
 
 async def get_compose(request: web.Request) -> web.Response:
     compose_id = request.match_info["compose_id"]
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         representation = await representation_of(conn, compose_id)
     if representation is None:
         raise NotFound(f"Compose {compose_id} does not exist")
@@ -93,7 +93,7 @@ async def get_compose(request: web.Request) -> web.Response:
 
 
 async def compose_changes_view(request: web.Request) -> web.Response:
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         pk = await _pk_of(conn, request.match_info["compose_id"])
         rows = await conn.execute(
             select(compose_changes).where(compose_changes.c.compose_pk == pk)
@@ -114,7 +114,7 @@ async def repo_file(request: web.Request) -> web.Response:
         raise InvalidInput('Query parameter "variant" is required')
     if not _VARIANT.match(variant):
         raise InvalidInput('"variant" may only contain letters, digits, ".", "_" and "-"')
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         row = (await conn.execute(
             select(composes.c.compose_url).where(composes.c.compose_id == compose_id)
         )).first()

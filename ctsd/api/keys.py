@@ -10,6 +10,8 @@ from ctsd.service import CommandBus
 from handlers.identity import Actor
 
 SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
+# Views only read: on PostgreSQL this engine autocommits, so a read costs no BEGIN and
+# ROLLBACK round trips. Every write goes through BUS (one transaction per command).
+READ_ENGINE = web.AppKey("read_engine", AsyncEngine)
 BUS = web.AppKey("bus", CommandBus)
 ACTOR = web.RequestKey("actor", Actor)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.api import filters
 from ctsd.api.filters import COMPOSE_FIELDS, TAG_FIELDS
-from ctsd.api.keys import ENGINE, SETTINGS
+from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, PageRequest, envelope, page_request
 from ctsd.db.representation import compose_representations
 from ctsd.db.tables import composes, tag_permissions, tags
@@ -45,7 +45,7 @@ async def list_composes(request: web.Request) -> web.Response:
     filters.reject_unknown(query, _COMPOSE_PARAMETERS, _COMPOSE_HELP)
     page = page_request(query, settings)
     order = filters.order_clauses(query, COMPOSE_FIELDS, ["-date", "-id"], tiebreaker="id")
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         conditions = [
             *filters.field_conditions(query, COMPOSE_FIELDS, conn.dialect.name),
             *filters.date_range_conditions(query),
@@ -65,7 +65,7 @@ async def list_tags(request: web.Request) -> web.Response:
     filters.reject_unknown(query, _TAG_PARAMETERS, _TAG_HELP)
     page = page_request(query, settings)
     order = filters.order_clauses(query, TAG_FIELDS, ["-id"], tiebreaker="id")
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         conditions = filters.field_conditions(query, TAG_FIELDS, conn.dialect.name)
         total = await _count(conn, select(tags.c.id).where(*conditions))
         rows = await _page_rows(conn, select(tags).where(*conditions).order_by(*order),

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from swagger_ui_bundle import swagger_ui_path
 
 from ctsd import __version__
-from ctsd.api.keys import ACTOR, BUS, ENGINE, SETTINGS
+from ctsd.api.keys import ACTOR, BUS, READ_ENGINE, SETTINGS
 from ctsd.api.metrics import metrics, metrics_middleware
 from ctsd.api.openapi import spec_json
 from ctsd.db.tables import tag_permissions, tags
@@ -90,7 +90,7 @@ async def userinfo(request: web.Request) -> web.Response:
         raise NotAuthenticated("Log in to see your user information")
     roles = request.app[BUS].roles
     admin = roles.is_admin(actor)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         tagger_of = await tag_names_for(conn, actor, "tagger", every_tag=admin)
         untagger_of = await tag_names_for(conn, actor, "untagger", every_tag=admin)
     return web.json_response({"username": actor.username, "permissions": {

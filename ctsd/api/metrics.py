@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.errors import Handler
-from ctsd.api.keys import ENGINE
+from ctsd.api.keys import READ_ENGINE
 from ctsd.db.tables import composes, outbox, tags
 from handlers.errors import CommandError
 
@@ -130,7 +130,7 @@ async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> l
 
 async def metrics(request: web.Request) -> web.Response:
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Snapshot(await database_gauges(request.app[ENGINE])))
+    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])))
     body = generate_latest(REGISTRY) + generate_latest(snapshot)
     response = web.Response(body=body)
     # The exposition content type carries a version parameter aiohttp's content_type

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from ctsd.api.keys import BUS, ENGINE
+from ctsd.api.keys import BUS, READ_ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.stores import SqlTagStore, tag_representation
@@ -49,7 +49,7 @@ async def edit_tag(request: web.Request) -> web.Response:
 
 
 async def _tag_id(request: web.Request) -> int:
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
     if tag is None:
         raise NotFound(f"Tag {request.match_info['tag']} does not exist")
@@ -58,13 +58,13 @@ async def _tag_id(request: web.Request) -> int:
 
 async def get_tag(request: web.Request) -> web.Response:
     tag_id = await _tag_id(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         return web.json_response(await tag_representation(conn, tag_id))
 
 
 async def tag_changes_view(request: web.Request) -> web.Response:
     tag_id = await _tag_id(request)
-    async with request.app[ENGINE].connect() as conn:
+    async with request.app[READ_ENGINE].connect() as conn:
         rows = await conn.execute(
             select(tag_changes).where(tag_changes.c.tag_id == tag_id).order_by(tag_changes.c.id)
         )

@@ -26,6 +26,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for reads, sharing the pool: autocommit on PostgreSQL.
+
+    A read then costs its queries only, not BEGIN and a ROLLBACK at check-in. The queries
+    of one answer may see different snapshots (a list's total and its items may differ by
+    a concurrent import); for a read API that is acceptable.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     """A small separate pool for respin allocation (PostgreSQL only).
 

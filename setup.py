@@ -12,6 +12,7 @@ setup(
                            "db/migrations/versions/*.py", "db/alembic.ini"]},
     install_requires=[
         "aiohttp>=3.9",
+        "orjson>=3.9",
         "sqlalchemy[asyncio]>=2.0",
         "asyncpg>=0.29",
         "aiosqlite>=0.20",

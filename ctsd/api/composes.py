@@ -14,6 +14,7 @@ from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
+from ctsd.jsonio import json_response
 from ctsd.service import CommandBus, Idempotency
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.errors import InvalidInput, NotFound
@@ -41,7 +42,7 @@ async def import_compose(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     idempotency = Idempotency.for_request(key, body) if key is not None else None
     outcome = await bus_of(request).execute(command, actor_of(request), idempotency=idempotency)
-    response = web.json_response(outcome.body)
+    response = json_response(outcome.body)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -71,7 +72,7 @@ async def change_compose(request: web.Request) -> web.Response:
             f"Unknown action {action!r}; expected one of {', '.join(_PATCH_ACTIONS)}"
         )
     outcome = await bus_of(request).execute(command, actor_of(request))
-    return web.json_response(outcome.body)
+    return json_response(outcome.body)
 
 
 async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
@@ -89,7 +90,7 @@ async def get_compose(request: web.Request) -> web.Response:
         representation = await representation_of(conn, compose_id)
     if representation is None:
         raise NotFound(f"Compose {compose_id} does not exist")
-    return web.json_response(representation)
+    return json_response(representation)
 
 
 async def compose_changes_view(request: web.Request) -> web.Response:
@@ -104,7 +105,7 @@ async def compose_changes_view(request: web.Request) -> web.Response:
              "message": row.message, "user_data": row.user_data}
             for row in rows
         ]
-    return web.json_response({"changes": changes})
+    return json_response({"changes": changes})
 
 
 async def repo_file(request: web.Request) -> web.Response:

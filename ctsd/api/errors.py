@@ -9,6 +9,7 @@ from http import HTTPStatus
 from aiohttp import web
 from sqlalchemy.exc import DataError
 
+from ctsd.jsonio import json_response
 from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def json_error(status: int, message: str) -> web.Response:
     reason = HTTPStatus(status).phrase
-    return web.json_response({"status": status, "error": reason, "message": message},
+    return json_response({"status": status, "error": reason, "message": message},
                              status=status)
 
 

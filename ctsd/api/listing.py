@@ -18,6 +18,7 @@ from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, PageRequest, envelope, page_request
 from ctsd.db.representation import compose_representations
 from ctsd.db.tables import composes, tag_permissions, tags
+from ctsd.jsonio import json_response
 
 _COMPOSE_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
@@ -57,7 +58,7 @@ async def list_composes(request: web.Request) -> web.Response:
         by_pk = await compose_representations(conn, [row.pk for row in pks])
     # Composes are never deleted, but a missing pk must not turn into a 500 either.
     items = [by_pk[row.pk] for row in pks if row.pk in by_pk]
-    return web.json_response(envelope(request, settings, page, total, items))
+    return json_response(envelope(request, settings, page, total, items))
 
 
 async def list_tags(request: web.Request) -> web.Response:
@@ -71,7 +72,7 @@ async def list_tags(request: web.Request) -> web.Response:
         rows = await _page_rows(conn, select(tags).where(*conditions).order_by(*order),
                                 page, total)
         items = await _tag_representations(conn, rows)
-    return web.json_response(envelope(request, settings, page, total, items))
+    return json_response(envelope(request, settings, page, total, items))
 
 
 async def _count(conn: AsyncConnection, filtered: Select[Any]) -> int:

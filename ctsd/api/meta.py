@@ -18,6 +18,7 @@ from ctsd.api.keys import ACTOR, BUS, READ_ENGINE, SETTINGS
 from ctsd.api.metrics import metrics, metrics_middleware
 from ctsd.api.openapi import spec_json
 from ctsd.db.tables import tag_permissions, tags
+from ctsd.jsonio import json_response
 from handlers.errors import NotAuthenticated
 from handlers.identity import Actor
 
@@ -80,7 +81,7 @@ async def openapi_spec(request: web.Request) -> web.Response:
 async def about(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     builders = settings.allowed_builders.users | settings.allowed_builders.groups
-    return web.json_response({"version": __version__, "auth_backend": settings.auth_backend,
+    return json_response({"version": __version__, "auth_backend": settings.auth_backend,
                               "allowed_builders": sorted(builders)})
 
 
@@ -93,7 +94,7 @@ async def userinfo(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
         tagger_of = await tag_names_for(conn, actor, "tagger", every_tag=admin)
         untagger_of = await tag_names_for(conn, actor, "untagger", every_tag=admin)
-    return web.json_response({"username": actor.username, "permissions": {
+    return json_response({"username": actor.username, "permissions": {
         "can_create_compose": roles.can_create_compose(actor),
         "can_create_tag": roles.can_manage_tags(actor),
         "can_edit_tag": roles.can_manage_tags(actor),

@@ -11,6 +11,7 @@ from ctsd.api.timeformat import iso_utc
 from ctsd.db.stores import SqlTagStore, tag_representation
 from ctsd.db.tables import tag_changes
 from ctsd.db.uow import utcnow
+from ctsd.jsonio import json_response
 from ctsd.service import CommandBus
 from handlers.commands import ChangeTagPermission, CreateTag, EditTag
 from handlers.errors import NotFound
@@ -29,7 +30,7 @@ async def create_tag(request: web.Request) -> web.Response:
         user_data=optional_str(body, "user_data"),
     )
     outcome = await bus_of(request).execute(command, actor_of(request))
-    return web.json_response(outcome.body)
+    return json_response(outcome.body)
 
 
 async def edit_tag(request: web.Request) -> web.Response:
@@ -45,7 +46,7 @@ async def edit_tag(request: web.Request) -> web.Response:
     edits = {key: optional_str(body, key) for key in ("name", "description", "documentation")}
     command = EditTag(tag, **edits, user_data=user_data, permission=permission)
     outcome = await bus_of(request).execute(command, actor_of(request))
-    return web.json_response(outcome.body)
+    return json_response(outcome.body)
 
 
 async def _tag_id(request: web.Request) -> int:
@@ -59,7 +60,7 @@ async def _tag_id(request: web.Request) -> int:
 async def get_tag(request: web.Request) -> web.Response:
     tag_id = await _tag_id(request)
     async with request.app[READ_ENGINE].connect() as conn:
-        return web.json_response(await tag_representation(conn, tag_id))
+        return json_response(await tag_representation(conn, tag_id))
 
 
 async def tag_changes_view(request: web.Request) -> web.Response:
@@ -73,4 +74,4 @@ async def tag_changes_view(request: web.Request) -> web.Response:
              "message": row.message, "user_data": row.user_data}
             for row in rows
         ]
-    return web.json_response({"changes": changes})
+    return json_response({"changes": changes})

@@ -6,12 +6,12 @@ the largest Python cost of a list page.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd import jsonio
 from ctsd.db.tables import compose_parents, compose_tags, composes, tags
 
 _RESPIN_OF = composes.alias("respin_of")
@@ -62,7 +62,7 @@ async def _represent(conn: AsyncConnection, statement: Any,
                      params: dict[str, Any]) -> dict[int, dict[str, Any]]:
     rows = await conn.execute(statement, params)
     result = {
-        row.pk: _shape(json.loads(row.compose_info), builder=row.builder,
+        row.pk: _shape(jsonio.loads(row.compose_info), builder=row.builder,
                        compose_url=row.compose_url, respin_of=row.respin_of,
                        build_status=row.build_status, removed=row.removed_at is not None,
                        removed_reason=row.removed_reason)

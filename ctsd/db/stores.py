@@ -49,8 +49,9 @@ class SqlComposeStore:
         self._allocator = allocator
         # Respins taken in their own transactions, to give back if this one rolls back.
         self.allocated: list[tuple[str, int]] = []
-        # Composes inserted by this transaction and not changed since: their answer is
-        # known without two more queries inside the import (which holds a respin).
+        # Representations known in this transaction and not changed since: a command
+        # that announces a change and then answers it reads the compose once, and a new
+        # compose is known without reading it at all.
         self._fresh: dict[int, dict[str, Any]] = {}
 
     async def next_respin(self, stream: str, requested: int) -> int:
@@ -180,9 +181,10 @@ class SqlComposeStore:
         ))
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
-        if compose_pk in self._fresh:
-            return self._fresh[compose_pk]
-        return (await compose_representations(self._conn, [compose_pk]))[compose_pk]
+        if compose_pk not in self._fresh:
+            found = await compose_representations(self._conn, [compose_pk])
+            self._fresh[compose_pk] = found[compose_pk]
+        return self._fresh[compose_pk]
 
 
 class SqlTagStore:
@@ -191,21 +193,27 @@ class SqlTagStore:
         self._now = now
 
     async def get(self, id_or_name: str) -> TagRecord | None:
-        row = (await self._conn.execute(
-            select(tags).where(tags.c.name == str(id_or_name))
-        )).first()
-        if row is None and str(id_or_name).isdigit():
-            row = (await self._conn.execute(
-                select(tags).where(tags.c.id == int(id_or_name))
-            )).first()
-        if row is None:
+        # One query: the tag with its permission rows (none → one row of NULLs).
+        wanted = tags.c.name == str(id_or_name)
+        if str(id_or_name).isdigit():
+            wanted = wanted | (tags.c.id == int(id_or_name))
+        rows = (await self._conn.execute(
+            select(tags, tag_permissions.c.role, tag_permissions.c.kind,
+                   tag_permissions.c.name.label("principal"))
+            .outerjoin(tag_permissions, tag_permissions.c.tag_id == tags.c.id)
+            .where(wanted)
+        )).all()
+        if not rows:
             return None
+        # A name match wins over an id match (tag names are never all digits anyway).
+        by_name = [row for row in rows if row.name == str(id_or_name)]
+        rows = by_name or rows
         perms: dict[tuple[str, str], set[str]] = {}
-        for perm in await self._conn.execute(
-            select(tag_permissions).where(tag_permissions.c.tag_id == row.id)
-        ):
-            perms.setdefault((perm.role, perm.kind), set()).add(perm.name)
-        return TagRecord(row.id, row.name, row.description, row.documentation,
+        for row in rows:
+            if row.role is not None:
+                perms.setdefault((row.role, row.kind), set()).add(row.principal)
+        first = rows[0]
+        return TagRecord(first.id, first.name, first.description, first.documentation,
                          {key: frozenset(names) for key, names in perms.items()})
 
     async def name_taken(self, name: str) -> bool:

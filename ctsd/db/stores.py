@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,14 +33,39 @@ def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
     return dialect.insert(table)
 
 
-def _bump_counter(conn: AsyncConnection, stream: str, requested: int) -> Any:
-    """Atomic upsert: the requested respin if above the last one handed out, else last+1."""
+@functools.cache
+def _statements(dialect: str) -> SimpleNamespace:
+    """The hot write statements, built once per dialect with bound parameters.
+
+    Building `insert().values(...)` per call made SQLAlchemy construct and hash a new
+    statement each time, which was the largest Python cost of an import.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     counter = respin_counters.c.last_respin
-    stmt = upsert_insert(conn, respin_counters).values(stream=stream, last_respin=requested)
-    return stmt.on_conflict_do_update(
-        index_elements=["stream"],
-        set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
-    ).returning(counter)
+    requested = bindparam("requested")
+    return SimpleNamespace(
+        # The requested respin if above the last one handed out, else last+1.
+        bump_counter=insert(respin_counters)
+        .values(stream=bindparam("stream"), last_respin=requested)
+        .on_conflict_do_update(
+            index_elements=["stream"],
+            set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
+        )
+        .returning(counter),
+        add_tag=insert(compose_tags).on_conflict_do_nothing().returning(compose_tags.c.tag_id),
+        remove_tag=delete(compose_tags)
+        .where(compose_tags.c.compose_pk == bindparam("compose_pk"),
+               compose_tags.c.tag_id == bindparam("tag_id"))
+        .returning(compose_tags.c.tag_id),
+    )
+
+
+_INSERT_COMPOSE = composes.insert().returning(composes.c.pk)
+_LOCK_COMPOSE = (
+    select(composes.c.pk, composes.c.compose_id, composes.c.compose_url)
+    .where(composes.c.compose_id == bindparam("compose_id"))
+    .with_for_update()
+)
 
 
 class SqlComposeStore:
@@ -47,6 +74,7 @@ class SqlComposeStore:
         self._conn = conn
         self._now = now
         self._allocator = allocator
+        self._sql = _statements(conn.dialect.name)
         # Respins taken in their own transactions, to give back if this one rolls back.
         self.allocated: list[tuple[str, int]] = []
         # Representations known in this transaction and not changed since: a command
@@ -57,15 +85,16 @@ class SqlComposeStore:
     async def next_respin(self, stream: str, requested: int) -> int:
         if self._allocator is None:
             # SQLite has one writer at a time anyway: bump the counter in-transaction.
-            return (await self._conn.execute(_bump_counter(self._conn, stream, requested)
-                                             )).scalar_one()
+            return (await self._conn.execute(self._sql.bump_counter, {
+                "stream": stream, "requested": requested})).scalar_one()
         # PostgreSQL: bump the counter in its own short transaction. Inside the import's
         # transaction the counter row would stay locked until that commit, so concurrent
         # imports of one stream would queue for whole transactions; here they queue for
         # one statement. The respin is taken before the compose is stored: if the import
         # then fails, the unit of work hands the respin back (see release_respins).
         async with self._allocator.connect() as conn:
-            respin = (await conn.execute(_bump_counter(conn, stream, requested))).scalar_one()
+            respin = (await conn.execute(self._sql.bump_counter, {
+                "stream": stream, "requested": requested})).scalar_one()
         self.allocated.append((stream, respin))
         return respin
 
@@ -99,13 +128,11 @@ class SqlComposeStore:
 
     async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
                      builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
-        result = await self._conn.execute(
-            composes.insert()
-            .values(**columns, builder=builder, compose_url=compose_url,
-                    respin_of_pk=respin_of_pk, compose_info=json.dumps(compose_info),
-                    created_at=self._now())
-            .returning(composes.c.pk)
-        )
+        result = await self._conn.execute(_INSERT_COMPOSE, {
+            **columns, "builder": builder, "compose_url": compose_url,
+            "respin_of_pk": respin_of_pk, "compose_info": json.dumps(compose_info),
+            "created_at": self._now(),
+        })
         pk = result.scalar_one()
         if respin_of_pk is None:
             self._fresh[pk] = new_compose_representation(compose_info, builder, compose_url)
@@ -120,31 +147,20 @@ class SqlComposeStore:
             )
 
     async def lock(self, compose_id: str) -> ComposeRef | None:
-        row = (await self._conn.execute(
-            select(composes.c.pk, composes.c.compose_id, composes.c.compose_url)
-            .where(composes.c.compose_id == compose_id)
-            .with_for_update()
-        )).first()
+        row = (await self._conn.execute(_LOCK_COMPOSE, {"compose_id": compose_id})).first()
         return ComposeRef(row.pk, row.compose_id, row.compose_url) if row else None
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
         self._fresh.pop(compose_pk, None)
-        stmt = (
-            upsert_insert(self._conn, compose_tags)
-            .values(compose_pk=compose_pk, tag_id=tag_id)
-            .on_conflict_do_nothing()
-            .returning(compose_tags.c.tag_id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        inserted = await self._conn.execute(self._sql.add_tag,
+                                            {"compose_pk": compose_pk, "tag_id": tag_id})
+        return inserted.first() is not None
 
     async def remove_tag(self, compose_pk: int, tag_id: int) -> bool:
         self._fresh.pop(compose_pk, None)
-        stmt = (
-            delete(compose_tags)
-            .where(compose_tags.c.compose_pk == compose_pk, compose_tags.c.tag_id == tag_id)
-            .returning(compose_tags.c.tag_id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
+        deleted = await self._conn.execute(self._sql.remove_tag,
+                                           {"compose_pk": compose_pk, "tag_id": tag_id})
+        return deleted.first() is not None
 
     async def set_url(self, compose_pk: int, url: str) -> None:
         self._fresh.pop(compose_pk, None)
@@ -175,10 +191,10 @@ class SqlComposeStore:
 
     async def add_change(self, compose_pk: int, action: str, user: str, message: str,
                          user_data: str | None) -> None:
-        await self._conn.execute(compose_changes.insert().values(
-            compose_pk=compose_pk, time=self._now(), action=action, user=user,
-            message=message, user_data=user_data,
-        ))
+        await self._conn.execute(compose_changes.insert(), {
+            "compose_pk": compose_pk, "time": self._now(), "action": action, "user": user,
+            "message": message, "user_data": user_data,
+        })
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
         if compose_pk not in self._fresh:

@@ -76,11 +76,11 @@ class SqlUnitOfWork:
 
     async def emit(self, event: str, body: dict[str, Any], ordering_key: str | None) -> None:
         message_id = str(uuid.uuid4())
-        await self.connection.execute(outbox.insert().values(
-            message_id=message_id, topic=self._topic_prefix + event, body=body,
-            ordering_key=ordering_key, in_reply_to=self._in_reply_to,
-            created_at=self._now, attempts=0,
-        ))
+        await self.connection.execute(outbox.insert(), {
+            "message_id": message_id, "topic": self._topic_prefix + event, "body": body,
+            "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
+            "created_at": self._now, "attempts": 0,
+        })
         self._emitted += 1
         self.emitted_message_ids.append(message_id)
 

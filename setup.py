@@ -13,6 +13,7 @@ setup(
     install_requires=[
         "aiohttp>=3.9",
         "orjson>=3.9",
+        "uvloop>=0.19",
         "sqlalchemy[asyncio]>=2.0",
         "asyncpg>=0.29",
         "aiosqlite>=0.20",

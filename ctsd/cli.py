@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import uvloop
 from aiohttp import web
 
 from ctsd.api.app import create_app, roles_from
@@ -108,8 +109,11 @@ def serve(settings: Settings, host: str | None, port: int | None,
 
 
 def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    # uvloop's C event loop and transports: the API spends much of its time in socket
+    # I/O to clients and to PostgreSQL.
     web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
-                access_log=None, print=lambda line: log.info("%s", line))
+                access_log=None, print=lambda line: log.info("%s", line),
+                loop=uvloop.new_event_loop())
 
 
 async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ class Principals:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///ctsd.sqlite"
-    database_pool_size: int = 10
+    database_pool_size: int = 16
     http_host: str = "127.0.0.1"
     http_port: int = 5005
     http_workers: int = 1

@@ -18,10 +18,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
                                      connect_args={"timeout": 30})
         _make_sqlite_writes_immediate(engine)
         return engine
+    # No overflow: connections opened beyond the pool are closed again on return, and
+    # under load that churn (connect, TLS probe, authenticate) cost more than waiting
+    # for a pooled connection. Nothing holds two main-pool connections at once.
     return create_async_engine(
         settings.async_database_url,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=0,
         pool_recycle=3600,
     )
 
@@ -51,7 +54,7 @@ def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     # need not wait for the disk: the import that uses the respin commits synchronously
     # afterwards, and that WAL flush includes this earlier record.
     return create_async_engine(
-        settings.async_database_url, pool_size=2, max_overflow=2, pool_recycle=3600,
+        settings.async_database_url, pool_size=4, max_overflow=0, pool_recycle=3600,
         isolation_level="AUTOCOMMIT",
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     )

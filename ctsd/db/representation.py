@@ -18,14 +18,16 @@ _RESPIN_OF = composes.alias("respin_of")
 _PARENT, _CHILD, _RESPIN = (composes.alias(name) for name in ("parent", "child", "respin"))
 _PKS = bindparam("pks", expanding=True)
 
-_COMPOSE_ROWS = (
+# Everything a representation needs besides the relations; REPRESENTATION_ROWS can be
+# narrowed with .where() and joined to a page of pks.
+REPRESENTATION_ROWS = (
     select(composes.c.pk, composes.c.compose_info, composes.c.builder,
            composes.c.compose_url, composes.c.build_status, composes.c.removed_at,
            composes.c.removed_reason, _RESPIN_OF.c.compose_id.label("respin_of"))
     .select_from(composes.outerjoin(_RESPIN_OF, _RESPIN_OF.c.pk == composes.c.respin_of_pk))
 )
-_COMPOSES_BY_PK = _COMPOSE_ROWS.where(composes.c.pk.in_(_PKS))
-_COMPOSE_BY_ID = _COMPOSE_ROWS.where(composes.c.compose_id == bindparam("compose_id"))
+_COMPOSES_BY_PK = REPRESENTATION_ROWS.where(composes.c.pk.in_(_PKS))
+_COMPOSE_BY_ID = REPRESENTATION_ROWS.where(composes.c.compose_id == bindparam("compose_id"))
 
 # One round trip for tags, parents, children and respins of the whole batch.
 _RELATIONS = union_all(
@@ -60,19 +62,29 @@ async def representation_of(conn: AsyncConnection, compose_id: str) -> dict[str,
 
 async def _represent(conn: AsyncConnection, statement: Any,
                      params: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    rows = await conn.execute(statement, params)
-    result = {
-        row.pk: _shape(jsonio.loads(row.compose_info), builder=row.builder,
-                       compose_url=row.compose_url, respin_of=row.respin_of,
-                       build_status=row.build_status, removed=row.removed_at is not None,
-                       removed_reason=row.removed_reason)
+    rows = (await conn.execute(statement, params)).all()
+    return {row.pk: item for row, item in zip(rows, await represent_rows(conn, rows),
+                                              strict=True)}
+
+
+async def represent_rows(conn: AsyncConnection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Representations of rows selected with REPRESENTATION_COLUMNS, in their order.
+
+    The list API selects a page with these columns directly, so only the relations
+    (tags, lineage) cost a second query.
+    """
+    items = [
+        _shape(jsonio.loads(row.compose_info), builder=row.builder,
+               compose_url=row.compose_url, respin_of=row.respin_of,
+               build_status=row.build_status, removed=row.removed_at is not None,
+               removed_reason=row.removed_reason)
         for row in rows
-    }
-    if not result:
-        return result
-    for pk, kind, value in await _relations(conn, list(result)):
-        result[pk][kind].append(value)
-    return result
+    ]
+    by_pk = {row.pk: item for row, item in zip(rows, items, strict=True)}
+    if by_pk:
+        for pk, kind, value in await _relations(conn, list(by_pk)):
+            by_pk[pk][kind].append(value)
+    return items
 
 
 def new_compose_representation(compose_info: dict[str, Any], builder: str,

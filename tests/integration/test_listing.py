@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from ctsd.api.app import create_app
 from ctsd.config import Settings
-from tests.conftest import compose_info, create_tag
+from tests.conftest import compose_info, create_tag, import_compose
 
 
 async def post_compose(client: TestClient, info: dict[str, Any]) -> str:
@@ -357,3 +357,13 @@ async def test_tags_list_filters_orders_and_matches_the_tag_view(client):
     assert "id" in await bad_request(client, "/api/1/tags/?id=abc")
     assert "order_by" in await bad_request(client, "/api/1/tags/?order_by=description")
     assert "name_contains" in await bad_request(client, "/api/1/tags/?name_contains=a")
+
+
+async def test_filtered_page_far_past_the_end_is_empty_not_an_error(client):
+    await import_compose(client)
+    for page in (10**9, 10**18 - 1):
+        response = await client.get("/api/1/composes/",
+                                    params={"release_short": "test", "page": str(page)})
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        assert body["items"] == [] and body["meta"]["total"] == 1

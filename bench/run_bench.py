@@ -7,6 +7,7 @@ bench/results/ (not committed). Figures on a shared 2-core machine are noisy: co
 runs made back to back, and read the harness's `calib` column.
 
     .venv/bin/python bench/run_bench.py [-n 10000] [--workers 2] [-c 1,8,32] [-d 15]
+                                        [--no-vacuum]
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def admin(sql: str) -> None:
-    conn = psycopg2.connect(PG_DSN)
+def run(command: list[str]) -> None:
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def admin(sql: str, database: str = "postgres") -> None:
+    conn = psycopg2.connect(PG_DSN.replace("dbname=postgres", f"dbname={database}"))
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(sql)
@@ -87,7 +93,8 @@ def main() -> None:
     parser.add_argument("-c", default="1,8,32", help="concurrency levels")
     parser.add_argument("-d", type=int, default=15, help="measured seconds per run")
     parser.add_argument("-w", type=int, default=3, help="warm-up seconds per run")
-    parser.add_argument("--scenarios", default="all")
+    parser.add_argument("--no-vacuum", action="store_true",
+                        help="skip VACUUM ANALYZE between seeding and measuring")
     args = parser.parse_args()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -105,15 +112,21 @@ def main() -> None:
     out = RESULTS / f"ctsd-{args.n}-{stamp}.json"
     try:
         wait_until_up(url, server)
-        command = [
+        common = [
             sys.executable, str(HARNESS), "--url", url, "--label", f"ctsd-w{args.workers}",
-            "--scenarios", args.scenarios, "-n", str(args.n), "-c", args.c,
-            "-d", str(args.d), "-w", str(args.w),
-            "--state", str(RESULTS / f"state-{stamp}.json"), "--out", str(out),
+            "-n", str(args.n), "-c", args.c, "-d", str(args.d), "-w", str(args.w),
+            "--state", str(RESULTS / f"state-{stamp}.json"),
             "--server-pid", str(server.pid), "--server-pid", str(postmaster_pid()),
         ]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
+        run([*common, "--scenarios", "seed", "--out", str(RESULTS / f"seed-{stamp}.json")])
+        if not args.no_vacuum:
+            # This machine's PostgreSQL runs with autovacuum off, so a freshly seeded
+            # table has no statistics and no visibility map: the planner then sorts the
+            # whole table for a deep page. A production server's autovacuum does this.
+            print("$ VACUUM ANALYZE", flush=True)
+            admin("VACUUM ANALYZE", database)
+        run([*common, "--scenarios", "probe,get,list_filter,list_deep,tag,create,collide",
+             "--out", str(out)])
         peaks = peak_memory_mb(server.pid)
         print("peak RSS MB per ctsd process:", json.dumps({str(k): round(v, 1)
                                                           for k, v in peaks.items()}))

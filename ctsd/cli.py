@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import json
 import logging
 import multiprocessing
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, help="processes sharing the port")
+    serve.add_argument("--allow-noauth-on-network", action="store_true",
+                       help="serve the noauth backend (everyone is an admin) on a "
+                       "non-loopback address anyway")
 
     db = sub.add_parser("db", help="schema migrations").add_subparsers(dest="db_command",
                                                                         required=True)
@@ -75,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ctsd: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return serve(settings, args.host, args.port, args.workers)
+        return serve(settings, args.host, args.port, args.workers,
+                     allow_noauth_on_network=args.allow_noauth_on_network)
     if args.command == "db":
         if args.db_command == "upgrade":
             migrate.upgrade(settings, args.revision)
@@ -89,11 +94,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_tag_command(settings, args))
 
 
-def serve(settings: Settings, host: str | None, port: int | None,
-          workers: int | None) -> int:
+def serve(settings: Settings, host: str | None, port: int | None, workers: int | None, *,
+          allow_noauth_on_network: bool = False) -> int:
     host = host or settings.http_host
     port = port or settings.http_port
     workers = workers or settings.http_workers
+    if settings.auth_backend == "noauth" and not _is_loopback(host) and (
+            not allow_noauth_on_network):
+        print(f"ctsd: refusing to serve the noauth backend (every caller is an admin) on "
+              f"{host}; bind to 127.0.0.1, configure authentication, or pass "
+              "--allow-noauth-on-network", file=sys.stderr)
+        return 2
     migrate.upgrade(settings)
     if workers <= 1:
         _run_worker(settings, host, port, reuse_port=False)
@@ -108,12 +119,25 @@ def serve(settings: Settings, host: str | None, port: int | None,
     return max(process.exitcode or 0 for process in processes)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: assume it is reachable
+
+
 def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
     # uvloop's C event loop and transports: the API spends much of its time in socket
     # I/O to clients and to PostgreSQL.
-    web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
-                access_log=None, print=lambda line: log.info("%s", line),
-                loop=uvloop.new_event_loop())
+    try:
+        web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
+                    access_log=None, print=lambda line: log.info("%s", line),
+                    loop=uvloop.new_event_loop())
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
+        sys.exit(1)
 
 
 async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,9 +17,10 @@ from typing import Any
 import psycopg2
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import create_engine, text
 
 from ctsd.api.app import create_app
-from ctsd.config import Principals, Settings
+from ctsd.config import Principals, Settings, to_driver_url
 from ctsd.db import migrate
 
 PG_ADMIN_DSN = os.environ.get(
@@ -136,6 +137,18 @@ async def client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[TestC
 @pytest.fixture
 async def pg_client(aiohttp_client: Any, pg_url: str) -> AsyncIterator[TestClient]:
     yield await aiohttp_client(create_app(Settings(database_url=pg_url)))
+
+
+def read_database(url: str, statement: Any, **params: Any) -> list[Any]:
+    """Rows of one read (SQL text or a SQLAlchemy select) on a test database, for checks
+    that look behind the API."""
+    engine = create_engine(to_driver_url(url, asynchronous=False))
+    try:
+        with engine.connect() as conn:
+            query = text(statement) if isinstance(statement, str) else statement
+            return list(conn.execute(query, params))
+    finally:
+        engine.dispose()
 
 
 def restricted_settings(database_url: str, **kwargs: Any) -> Settings:

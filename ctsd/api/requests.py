@@ -10,6 +10,7 @@ from aiohttp import web
 from ctsd.api.keys import ACTOR
 from handlers.errors import InvalidInput
 from handlers.identity import Actor
+from handlers.validation import contains_nul
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -27,20 +28,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
-    if _has_nul(body):
+    if contains_nul(body):
         # PostgreSQL cannot store NUL in text; no legitimate value contains one.
         raise InvalidInput("Request body must not contain NUL characters")
     return body
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def optional_str(body: dict[str, Any], key: str) -> str | None:

@@ -27,6 +27,7 @@ from handlers.commands import (
     UntagCompose,
 )
 from handlers.identity import Actor
+from handlers.validation import contains_nul
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
 from schemas.requests import REQUEST_SCHEMAS
 
@@ -77,7 +78,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
     """The JSON object a message carries; NUL characters are refused as over HTTP."""
     try:
         value = json.loads(body)
-        has_nul = _has_nul(value)
+        has_nul = contains_nul(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Refused(400, "invalid json", f"Body is not JSON: {exc}") from exc
     except RecursionError as exc:
@@ -182,12 +183,3 @@ def _validate(schema: type[Message], body: dict[str, Any]) -> None:
         where = "/".join(str(part) for part in exc.absolute_path) or "body"
         raise Refused(400, "schema invalid", f"{where}: {exc.message}") from exc
 
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False

@@ -22,9 +22,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL_BASE, create_pg_database, drop_pg_database
+from tests.conftest import PG_URL_BASE, create_pg_database, drop_pg_database, read_database
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -171,12 +170,7 @@ def ctsd_pair(start_ctsd: ServerFactory, e2e_database_url: str) -> list[Server]:
 
 def query(database_url: str, sql: str, **params: Any) -> list[Any]:
     """Run one read-only SQL statement against the server's database (for checks)."""
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        engine.dispose()
+    return read_database(database_url, sql, **params)
 
 
 @pytest.fixture

@@ -5,19 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from ctsd.db.tables import compose_changes, composes, outbox
-from tests.conftest import compose_info, create_tag, import_compose
+from tests.conftest import compose_info, create_tag, import_compose, read_database
 
 
-def counts(url: str) -> tuple[int, int, int]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
-    with engine.connect() as conn:
-        result = tuple(conn.execute(select(func.count()).select_from(table)).scalar_one()
-                       for table in (composes, compose_changes, outbox))
-    engine.dispose()
-    return result  # type: ignore[return-value]
+def counts(url: str) -> tuple[int, ...]:
+    return tuple(read_database(url, select(func.count()).select_from(table))[0][0]
+                 for table in (composes, compose_changes, outbox))
 
 
 def with_payload(**changes: Any) -> dict[str, Any]:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from ctsd.db.tables import outbox
-from tests.conftest import compose_info, create_tag, import_compose
+from tests.conftest import compose_info, create_tag, import_compose, read_database
 
 
 def outbox_rows(url: str) -> list[Any]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
-    with engine.connect() as conn:
-        rows = conn.execute(select(outbox).order_by(outbox.c.id)).all()
-    engine.dispose()
-    return rows
+    return read_database(url, select(outbox).order_by(outbox.c.id))
 
 
 async def test_import_allocates_next_respin_and_records_history(client, settings):

@@ -14,21 +14,15 @@ from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import create_engine, text
 
-from tests.conftest import compose_info, create_tag, import_compose
+from tests.conftest import compose_info, create_tag, import_compose, read_database
 
 COMPOSE_ID = "test-1.0-20200526.0"
 RACE_TIMEOUT = 60
 
 
 def rows(url: str, sql: str, **params: Any) -> list[Any]:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        engine.dispose()
+    return read_database(url, sql, **params)
 
 
 def compose_actions(url: str) -> list[str]:

@@ -7,15 +7,22 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from ctsd import jsonio
 from ctsd.config import Settings
 
 WRITE_OPTION = "cts_write"
 
 
+def _json_text(value: Any) -> str:
+    # JSON columns (outbox bodies) through orjson, like every answer.
+    return jsonio.dumps(value).decode()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.async_database_url,
-                                     connect_args={"timeout": 30})
+                                     connect_args={"timeout": 30},
+                                     json_serializer=_json_text)
         _make_sqlite_writes_immediate(engine)
         return engine
     # No overflow: connections opened beyond the pool are closed again on return, and
@@ -26,6 +33,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_recycle=3600,
+        json_serializer=_json_text,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
@@ -13,7 +12,13 @@ from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ctsd.db.representation import compose_representations, new_compose_representation
+from ctsd import jsonio
+from ctsd.db.representation import (
+    REPRESENTATION_ROWS,
+    compose_representations,
+    new_compose_representation,
+    represent_rows,
+)
 from ctsd.db.tables import (
     compose_changes,
     compose_parents,
@@ -61,10 +66,12 @@ def _statements(dialect: str) -> SimpleNamespace:
 
 
 _INSERT_COMPOSE = composes.insert().returning(composes.c.pk)
+# Locks the compose row and reads what its representation needs in the same trip, so
+# the message about the change only has to ask for tags and lineage afterwards.
 _LOCK_COMPOSE = (
-    select(composes.c.pk, composes.c.compose_id, composes.c.compose_url)
+    REPRESENTATION_ROWS.add_columns(composes.c.compose_id)
     .where(composes.c.compose_id == bindparam("compose_id"))
-    .with_for_update()
+    .with_for_update(of=composes)
 )
 
 
@@ -81,6 +88,8 @@ class SqlComposeStore:
         # that announces a change and then answers it reads the compose once, and a new
         # compose is known without reading it at all.
         self._fresh: dict[int, dict[str, Any]] = {}
+        # Rows read by lock(): their columns stay valid until a column-changing method.
+        self._locked_rows: dict[int, Any] = {}
 
     async def next_respin(self, stream: str, requested: int) -> int:
         if self._allocator is None:
@@ -130,7 +139,8 @@ class SqlComposeStore:
                      builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
         result = await self._conn.execute(_INSERT_COMPOSE, {
             **columns, "builder": builder, "compose_url": compose_url,
-            "respin_of_pk": respin_of_pk, "compose_info": json.dumps(compose_info),
+            "respin_of_pk": respin_of_pk,
+            "compose_info": jsonio.dumps(compose_info).decode(),
             "created_at": self._now(),
         })
         pk = result.scalar_one()
@@ -148,7 +158,10 @@ class SqlComposeStore:
 
     async def lock(self, compose_id: str) -> ComposeRef | None:
         row = (await self._conn.execute(_LOCK_COMPOSE, {"compose_id": compose_id})).first()
-        return ComposeRef(row.pk, row.compose_id, row.compose_url) if row else None
+        if row is None:
+            return None
+        self._locked_rows[row.pk] = row
+        return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
         self._fresh.pop(compose_pk, None)
@@ -164,12 +177,14 @@ class SqlComposeStore:
 
     async def set_url(self, compose_pk: int, url: str) -> None:
         self._fresh.pop(compose_pk, None)
+        self._locked_rows.pop(compose_pk, None)
         await self._conn.execute(
             update(composes).where(composes.c.pk == compose_pk).values(compose_url=url)
         )
 
     async def set_build_status(self, compose_pk: int, status: str) -> bool:
         self._fresh.pop(compose_pk, None)
+        self._locked_rows.pop(compose_pk, None)
         stmt = (
             update(composes)
             .where(composes.c.pk == compose_pk,
@@ -181,6 +196,7 @@ class SqlComposeStore:
 
     async def mark_removed(self, compose_pk: int, reason: str | None) -> bool:
         self._fresh.pop(compose_pk, None)
+        self._locked_rows.pop(compose_pk, None)
         stmt = (
             update(composes)
             .where(composes.c.pk == compose_pk, composes.c.removed_at.is_(None))
@@ -197,10 +213,14 @@ class SqlComposeStore:
         })
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
-        if compose_pk not in self._fresh:
-            found = await compose_representations(self._conn, [compose_pk])
-            self._fresh[compose_pk] = found[compose_pk]
-        return self._fresh[compose_pk]
+        if compose_pk in self._fresh:
+            return self._fresh[compose_pk]
+        if compose_pk in self._locked_rows:
+            (found,) = await represent_rows(self._conn, [self._locked_rows[compose_pk]])
+        else:
+            found = (await compose_representations(self._conn, [compose_pk]))[compose_pk]
+        self._fresh[compose_pk] = found
+        return found
 
 
 class SqlTagStore:

@@ -5,7 +5,6 @@ HTTP views, the bus consumer and the CLI all call `CommandBus.execute`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
+from ctsd import lost_answers
 from ctsd.db.stores import upsert_insert
 from ctsd.db.tables import idempotency_keys
 from ctsd.db.uow import SqlUnitOfWork
@@ -54,8 +54,7 @@ class Idempotency:
     def for_request(cls, key: str, payload: Any) -> Idempotency:
         if not key or len(key) > 255:
             raise InvalidInput("Idempotency-Key must be 1 to 255 characters")
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+        return cls(key, lost_answers.body_hash(payload))
 
 
 @dataclass(frozen=True)
@@ -79,12 +78,14 @@ class CommandBus:
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
                       in_reply_to: str | None = None,
-                      message_id: str | None = None) -> Outcome:
+                      message_id: str | None = None,
+                      lost_answer_of: str | None = None) -> Outcome:
         """Run the command's handler in one transaction and commit.
 
         `message_id` (bus input) is recorded as processed in that same transaction; a
         message whose id is already recorded runs nothing and answers a replayed
-        Outcome with no body.
+        Outcome with no body. `lost_answer_of` (a request body hash) first claims an
+        answer kept for a client that went away (ctsd.lost_answers).
         """
         handler = HANDLERS[type(command)]
         retrying = AsyncRetrying(
@@ -101,12 +102,25 @@ class CommandBus:
                         stored = await self._stored_answer(uow, actor, idempotency)
                         if stored is not None:
                             return Outcome(stored, replayed=True)
+                    if lost_answer_of is not None:
+                        kept = await lost_answers.claim(uow.connection, actor.username,
+                                                        lost_answer_of, uow.now())
+                        if kept is not None:
+                            await uow.commit()
+                            return Outcome(kept, replayed=True)
                     body = await handler(command, uow, actor, self.roles)
                     if idempotency is not None:
                         await self._store_answer(uow, actor, idempotency, body)
                     await uow.commit()
                     return Outcome(body, message_ids=tuple(uow.emitted_message_ids))
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def keep_lost_answer(self, actor: Actor, request_hash: str, answer: Any) -> None:
+        """Keep an answer the client did not receive, for its retry (ctsd.lost_answers)."""
+        async with SqlUnitOfWork(self.engine, self.topic_prefix) as uow:
+            await lost_answers.keep(uow.connection, actor.username, request_hash, answer,
+                                    uow.now())
+            await uow.commit()
 
     async def _stored_answer(self, uow: SqlUnitOfWork, actor: Actor,
                              idem: Idempotency) -> Any | None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd import lost_answers
 from ctsd.api.keys import BUS, READ_ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
@@ -41,11 +42,22 @@ async def import_compose(request: web.Request) -> web.Response:
     )
     key = request.headers.get("Idempotency-Key")
     idempotency = Idempotency.for_request(key, body) if key is not None else None
-    outcome = await bus_of(request).execute(command, actor_of(request), idempotency=idempotency)
+    # Without a key, an identical retry may claim an answer its client never received.
+    lost_answer_of = lost_answers.body_hash(body) if idempotency is None else None
+    bus, actor = bus_of(request), actor_of(request)
+    outcome = await bus.execute(command, actor, idempotency=idempotency,
+                                lost_answer_of=lost_answer_of)
+    if lost_answer_of is not None and not outcome.replayed and _client_gone(request):
+        await bus.keep_lost_answer(actor, lost_answer_of, outcome.body)
     response = json_response(outcome.body)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 _PATCH_ACTIONS = ("tag", "untag", "set_url")

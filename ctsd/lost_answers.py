@@ -1,0 +1,59 @@
+"""Imports whose answer never reached the client, kept briefly for the client's retry.
+
+Pungi sends no Idempotency-Key but retries a POST for about two minutes when the
+connection fails. When an import commits and the server then finds the client gone,
+the answer is kept under a key made of the caller and a hash of the exact body; the
+next identical import by the same caller within LOST_ANSWER_TTL gets that answer
+instead of a second compose. Only one retry can claim it (the row is deleted as it is
+read), and a delivered answer is never kept, so identical imports whose answers arrive
+(several composes of one release on one day) each still get their own compose.
+
+The rows live in the idempotency_keys table under a prefix no client key can collide
+with, because client keys are stored per user exactly as sent and this prefix holds a
+character a header value cannot carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.db.stores import upsert_insert
+from ctsd.db.tables import idempotency_keys
+
+LOST_ANSWER_TTL = timedelta(minutes=5)
+_PREFIX = "lost-answer\n"
+
+
+def body_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim(conn: AsyncConnection, username: str, request_hash: str,
+                now: datetime) -> Any | None:
+    """The kept answer for this caller and body, removed as it is taken; else None."""
+    keys = idempotency_keys.c
+    row = (await conn.execute(
+        delete(idempotency_keys)
+        .where(keys.username == username, keys.key == _PREFIX + request_hash,
+               keys.created_at > now - LOST_ANSWER_TTL)
+        .returning(keys.response)
+    )).first()
+    return json.loads(row.response) if row else None
+
+
+async def keep(conn: AsyncConnection, username: str, request_hash: str, answer: Any,
+               now: datetime) -> None:
+    values = {"username": username, "key": _PREFIX + request_hash,
+              "request_hash": request_hash, "status": 200, "response": json.dumps(answer),
+              "created_at": now}
+    await conn.execute(
+        upsert_insert(conn, idempotency_keys).values(**values)
+        .on_conflict_do_update(index_elements=["username", "key"], set_=values)
+    )

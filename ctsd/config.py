@@ -53,6 +53,8 @@ class Settings:
     amqp_url: str = ""
     publish_exchange: str = "amq.topic"
     idempotency_ttl_hours: int = 24
+    # Published outbox rows older than this are deleted by `ctsd serve`; 0 keeps them.
+    outbox_retention_days: int = 14
     # The bus consumer (`ctsd consume`); see [consumer] in config/ctsd.toml.
     consumer_queue: str = "ctsd"
     consumer_exchange: str = "amq.topic"
@@ -124,6 +126,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (auth, "backend", "auth_backend"),
         (msg, "topic_prefix", "topic_prefix"), (msg, "amqp_url", "amqp_url"),
         (msg, "publish_exchange", "publish_exchange"),
+        (msg, "outbox_retention_days", "outbox_retention_days"),
     ]
     for table, key, attr in mapping:
         if key in table:
@@ -223,5 +226,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"auth backend {settings.auth_backend!r} is not available yet")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
+    days = settings.outbox_retention_days
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ConfigError("[messaging] outbox_retention_days must be a whole number of days, "
+                          "0 or more (0 keeps published events forever)")
     if not settings.consumer_queue or settings.consumer_prefetch < 1:
         raise ConfigError("[consumer] queue must be non-empty and prefetch_count at least 1")

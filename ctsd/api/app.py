@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ctsd.api import composes, listing, meta, tags
+from ctsd.api import composes, event_stream, events, health, listing, meta, tags
 from ctsd.api.auth import NoAuth, auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.config import Settings
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
+from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
 from handlers.identity import PrincipalSet, Roles
@@ -44,6 +45,10 @@ ROUTES = [
     ("GET", "/api/1/tags/{tag}", tags.get_tag),
     ("PATCH", "/api/1/tags/{tag}", tags.edit_tag),
     ("GET", "/api/1/tags/{tag}/changes/", tags.tag_changes_view),
+    ("GET", "/api/1/events/", events.list_events),
+    ("GET", "/api/1/events/stream", event_stream.stream_events),
+    ("GET", "/health/live", health.live),
+    ("GET", "/health/ready", health.ready),
 ]
 
 
@@ -57,6 +62,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     # Publishes the outbox while serving; with no broker configured it starts nothing.
     app.cleanup_ctx.append(relay_cleanup_ctx(settings))
+    # Deletes published outbox rows after [messaging] outbox_retention_days.
+    app.cleanup_ctx.append(retention_cleanup_ctx(settings))
+    app.cleanup_ctx.append(event_stream.event_streams_ctx)
+    app.on_shutdown.append(event_stream.end_event_streams)
+    app[health.BROKER_PROBE] = health.BrokerProbe(settings.amqp_url)
     for method, path, view in ROUTES:
         app.router.add_route(method, path, view)
     meta.add_static_routes(app)

@@ -16,14 +16,15 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.errors import Handler
 from ctsd.api.keys import READ_ENGINE
-from ctsd.db.tables import composes, outbox, tags
+from ctsd.db.tables import composes, outbox, processed_messages, tags
+from ctsd.relay.runner import STATS as RELAY_STATS
 from handlers.errors import CommandError
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -105,16 +106,21 @@ def _aware(value: datetime) -> datetime:
 
 
 async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> list[Metric]:
-    """Composes, tags and outbox backlog, in one round trip at scrape time."""
+    """Composes, tags, outbox and processed bus messages, in one round trip at scrape
+    time."""
     unsent = outbox.c.sent_at.is_(None)
     query = select(
         select(func.count()).select_from(composes).scalar_subquery(),
         select(func.count()).select_from(tags).scalar_subquery(),
         select(func.count()).select_from(outbox).where(unsent).scalar_subquery(),
         select(func.min(outbox.c.created_at)).where(unsent).scalar_subquery(),
+        select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
+        .scalar_subquery(),
+        select(func.count()).select_from(processed_messages).scalar_subquery(),
     )
     async with engine.connect() as conn:
-        compose_count, tag_count, backlog, oldest = (await conn.execute(query)).one()
+        compose_count, tag_count, backlog, oldest, published, processed = (
+            await conn.execute(query)).one()
     age = 0.0
     if oldest is not None:
         age = max(0.0, ((now or datetime.now(UTC)) - _aware(oldest)).total_seconds())
@@ -125,12 +131,26 @@ async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> l
         GaugeMetricFamily("cts_outbox_oldest_unsent_age_seconds",
                           "Age of the oldest message not yet published (0 if none)",
                           value=age),
+        GaugeMetricFamily("cts_outbox_published",
+                          "Published messages still kept in the outbox (for the event "
+                          "feed; deleted after outbox_retention_days)", value=published),
+        GaugeMetricFamily("cts_processed_messages",
+                          "Bus messages whose effect is committed (redeliveries skipped)",
+                          value=processed),
     ]
+
+
+def relay_counters() -> list[Metric]:
+    # In-process: counts what this process's relay published, not `ctsd relay` elsewhere.
+    return [CounterMetricFamily("cts_relay_published",
+                                "Messages this process's outbox relay published",
+                                value=RELAY_STATS.published)]
 
 
 async def metrics(request: web.Request) -> web.Response:
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])))
+    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])
+                                + relay_counters()))
     body = generate_latest(REGISTRY) + generate_latest(snapshot)
     response = web.Response(body=body)
     # The exposition content type carries a version parameter aiohttp's content_type

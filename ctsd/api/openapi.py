@@ -224,6 +224,44 @@ def _service_paths() -> JSON:
     }
 
 
+def _event_paths() -> JSON:
+    after = _query("after", {"type": "string"},
+                   "Cursor of the last event seen (`cursor` or `next`); absent or 0: from "
+                   "the oldest event kept")
+    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
+                             "default": 100}, "Events per answer; outside 1-1000 answers 400")
+    last_id = {"name": "Last-Event-ID", "in": "header", "required": False,
+               "schema": {"type": "string"},
+               "description": "Sent by a reconnecting EventSource; takes precedence over after"}
+    return {
+        "/api/1/events/": {"get": _op(
+            "Events after a cursor, oldest first (the outbox as a journal)",
+            _json("Events and the cursor to continue from", ref("EventList")), 400,
+            tags=["events"], operationId="listEvents", parameters=[after, limit],
+            description="Every committed change event, published to the broker yet or not, "
+                        "in an order no later commit can precede. Published events are "
+                        "kept [messaging] outbox_retention_days (14 by default).")},
+        "/api/1/events/stream": {"get": _op(
+            "The same events live, as Server-Sent Events",
+            _text("`id:` cursor, `event:` topic, `data:` JSON body; a comment line every "
+                  "15 s while idle", "text/event-stream"), 400,
+            tags=["events"], operationId="streamEvents", parameters=[after, last_id])},
+    }
+
+
+def _health_paths() -> JSON:
+    ready = _op("Ready: the database answers", _json("Ready", ref("Readiness")),
+                tags=["health"], operationId="healthReady")
+    ready["responses"]["503"] = _json("Not ready: the database does not answer",
+                                      ref("Readiness"))
+    return {
+        "/health/live": {"get": _op("Alive: the process serves HTTP",
+                                    _json("Alive", ref("Liveness")),
+                                    tags=["health"], operationId="healthLive")},
+        "/health/ready": {"get": ready},
+    }
+
+
 def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                idempotency_ttl_hours: int = 24) -> JSON:
     """The whole document; the arguments are the configured limits it reports."""
@@ -232,10 +270,12 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
         "info": {"title": "CTS: Compose Tracking Service", "version": __version__,
                  "description": "Compose IDs, tags and locations. Errors are JSON "
                                 "{status, error, message}; timestamps are UTC with Z."},
-        "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "service"}],
+        "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "events"},
+                 {"name": "service"}, {"name": "health"}],
         "paths": {**_service_paths(),
                   **_compose_paths(per_page_default, per_page_max, idempotency_ttl_hours),
-                  **_tag_paths(per_page_default, per_page_max)},
+                  **_tag_paths(per_page_default, per_page_max),
+                  **_event_paths(), **_health_paths()},
         "components": {
             "schemas": component_schemas(),
             "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))

@@ -180,6 +180,45 @@ def _service_schemas() -> JSON:
     }
 
 
+def _event_schemas() -> JSON:
+    event = _object({
+        "cursor": _string("Opaque position of this event; pass it as `after`"),
+        "message_id": _string("The message's id on the bus, the same on every retry"),
+        "topic": _string(example="cts.compose-tagged"),
+        "body": {"type": "object", "additionalProperties": True,
+                 "description": "The message body as published (see docs/messages.md)"},
+        "created_at": _string("UTC, ISO 8601 with Z", format="date-time"),
+        "in_reply_to": _nullable_string("The bus request this event answers"),
+    }, ["cursor", "message_id", "topic", "body", "created_at", "in_reply_to"])
+    return {
+        "Event": event,
+        "EventList": _object({
+            "events": {"type": "array", "items": ref("Event")},
+            "next": _string("The `after` of the next call: the last event's cursor, or "
+                            "the given one when there was nothing new"),
+        }, ["events", "next"]),
+    }
+
+
+def _health_schemas() -> JSON:
+    number = {"type": "number", "nullable": True}
+    return {
+        "Liveness": _object({"status": _string(enum=["ok"])}, ["status"]),
+        "Readiness": _object({
+            "status": _string(enum=["ok", "unavailable"]),
+            "database": _object({"ok": {"type": "boolean"}, "error": _string()}, ["ok"]),
+            "broker": _object({"configured": {"type": "boolean"}, "ok": {"type": "boolean"},
+                               "error": _string()}, ["configured"],
+                              description="Reported only: the outbox buffers while it "
+                                          "is down, so it never makes the answer 503"),
+            "outbox": _object({"backlog": {"type": "integer", "nullable": True},
+                               "oldest_unsent_age_seconds": number},
+                              ["backlog", "oldest_unsent_age_seconds"]),
+        }, ["status", "database", "broker", "outbox"]),
+    }
+
+
 def component_schemas() -> JSON:
     return {**_compose_info_schemas(), **_compose_schemas(), **_tag_schemas(),
-            **_list_schemas(), **_service_schemas()}
+            **_list_schemas(), **_service_schemas(), **_event_schemas(),
+            **_health_schemas()}

@@ -178,7 +178,13 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # The event feed's position (ctsd/api/events.py), PostgreSQL only: the newest
+    # transaction id this row may depend on, i.e. its own or the latest one ended when it
+    # was written. Filled by the column's default (migration 0004); NULL on SQLite, whose
+    # single writer commits ids in order, so the feed goes by id there.
+    Column("feed_xid", BigInteger),
     Index("ix_outbox_unsent", "sent_at", "id"),
+    Index("ix_outbox_feed", "feed_xid", "id"),
 )
 
 # Answers to requests that carried an Idempotency-Key, so that a retried request

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,6 +34,16 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_POLL_INTERVAL = 1.0
 MAX_BACKOFF = 30.0
+
+
+@dataclass
+class RelayStats:
+    """What the relays of this process did; /api/1/metrics/ reports it."""
+
+    published: int = 0  # messages the broker confirmed (a retry after a crash counts again)
+
+
+STATS = RelayStats()
 
 
 class OutboxRelay:
@@ -94,6 +105,7 @@ class OutboxRelay:
                 claim.failed(row, str(exc))
                 raise
             claim.sent(row)
+            STATS.published += 1
             if not routed:
                 log.info("no queue is bound for %s; message %s published unrouted",
                          row.topic, row.message_id)

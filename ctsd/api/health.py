@@ -1,0 +1,121 @@
+"""Health checks for load balancers and orchestrators.
+
+`GET /health/live` answers 200 as long as the process serves HTTP at all: a failing
+liveness probe means "restart me", which never helps a database outage.
+
+`GET /health/ready` answers 200 when the database answers and 503 when it does not: a
+failing readiness probe means "send no traffic here for now". The broker does not
+count: without it changes are still accepted and wait in the outbox, so its state and
+the outbox backlog are reported for operators but never make the answer 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ctsd.api.keys import READ_ENGINE
+from ctsd.db.tables import outbox
+from ctsd.jsonio import json_response
+
+DATABASE_TIMEOUT = 2.0
+BROKER_TIMEOUT = 1.0
+# Probes come every few seconds from every balancer; one connect per process per
+# interval is enough to know, and keeps the broker's connection log quiet.
+BROKER_CACHE_SECONDS = 5.0
+_AMQP_PORTS = {"amqp": 5672, "amqps": 5671}
+
+
+def describe(exc: BaseException) -> str:
+    """One short line: the driver's own error rather than SQLAlchemy's wrapper text."""
+    inner = getattr(exc, "orig", None) or exc
+    if isinstance(inner, TimeoutError):
+        return "timed out"
+    message = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    return f"{type(inner).__name__}: {message}"[:300] if message else type(inner).__name__
+
+
+class BrokerProbe:
+    """Whether the broker accepts TCP connections, checked at most every few seconds."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self._url = amqp_url
+        self._lock = asyncio.Lock()
+        self._checked_at = -BROKER_CACHE_SECONDS
+        self._result: dict[str, Any] = {}
+
+    async def check(self) -> dict[str, Any]:
+        if not self._url:
+            return {"configured": False}
+        async with self._lock:  # concurrent probes share one connect
+            if not self._result or time.monotonic() - self._checked_at >= BROKER_CACHE_SECONDS:
+                self._result = await self._connect()
+                self._checked_at = time.monotonic()
+        return {"configured": True, **self._result}
+
+    async def _connect(self) -> dict[str, Any]:
+        try:
+            parts = urlsplit(self._url)
+            host, port = parts.hostname or "localhost", parts.port or _AMQP_PORTS.get(
+                parts.scheme, 5672)
+            async with asyncio.timeout(BROKER_TIMEOUT):
+                _reader, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError, ValueError) as exc:
+            return {"ok": False, "error": describe(exc)}
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return {"ok": True}
+
+
+BROKER_PROBE = web.AppKey("broker_probe", BrokerProbe)
+
+
+async def check_database(engine: AsyncEngine) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return {"ok": False, "error": describe(exc)}
+    return {"ok": True}
+
+
+async def outbox_state(engine: AsyncEngine, now: datetime | None = None) -> dict[str, Any]:
+    """Unpublished rows and the age of the oldest; None for both if it cannot be read."""
+    unsent = outbox.c.sent_at.is_(None)
+    query = select(func.count(), func.min(outbox.c.created_at)).where(unsent)
+    try:
+        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
+            backlog, oldest = (await conn.execute(query)).one()
+    except Exception:
+        return {"backlog": None, "oldest_unsent_age_seconds": None}
+    age = 0.0
+    if oldest is not None:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)  # SQLite: naive
+        age = max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())
+    return {"backlog": backlog, "oldest_unsent_age_seconds": round(age, 3)}
+
+
+async def live(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    engine = request.app[READ_ENGINE]
+    database = await check_database(engine)
+    backlog = (await outbox_state(engine) if database["ok"]
+               else {"backlog": None, "oldest_unsent_age_seconds": None})
+    return json_response({
+        "status": "ok" if database["ok"] else "unavailable",
+        "database": database,
+        "broker": await request.app[BROKER_PROBE].check(),
+        "outbox": backlog,
+    }, status=200 if database["ok"] else 503)

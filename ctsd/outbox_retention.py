@@ -1,4 +1,6 @@
-"""Outbox retention: delete events published more than `outbox_retention_days` ago.
+"""Retention: delete events published more than `outbox_retention_days` ago, and the
+records that make retries safe (processed bus message ids, stored HTTP answers) once no
+retry can need them.
 
 The outbox is the journal behind the event feed (ctsd/api/events.py), so published rows
 are kept for a while rather than deleted at once; without pruning it would grow forever.
@@ -25,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine, open_write_connection
-from ctsd.db.tables import outbox
+from ctsd.db.tables import idempotency_keys, outbox, processed_messages
+from ctsd.lost_answers import LOST_ANSWER_TTL
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,25 @@ async def _try_retention_lock(conn: AsyncConnection) -> bool:
     return bool((await conn.execute(query)).scalar())
 
 
+async def prune_request_records(engine: AsyncEngine, keep: timedelta,
+                                replay_window: timedelta, now: datetime | None = None) -> int:
+    """Forget ids of bus messages processed before `now - keep` (a redelivery comes within
+    minutes, not weeks) and stored HTTP answers older than their replay window."""
+    now = now or datetime.now(UTC)
+    replay_window = max(replay_window, LOST_ANSWER_TTL)
+    conn = await open_write_connection(engine)
+    try:
+        await conn.begin()
+        messages = await conn.execute(delete(processed_messages).where(
+            processed_messages.c.processed_at < now - keep))
+        answers = await conn.execute(delete(idempotency_keys).where(
+            idempotency_keys.c.created_at < now - replay_window))
+        await conn.commit()
+    finally:
+        await conn.close()
+    return messages.rowcount + answers.rowcount
+
+
 def retention_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[None]]:
     """An aiohttp cleanup_ctx entry pruning the outbox while serving, with its own
     engine (one connection, used once an hour). With `outbox_retention_days = 0` it
@@ -103,7 +125,9 @@ def retention_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[N
         stop = asyncio.Event()
         engine = create_engine(settings)
         keep = timedelta(days=settings.outbox_retention_days)
-        task = asyncio.create_task(prune_periodically(engine, keep, stop),
+        replay_window = timedelta(hours=settings.idempotency_ttl_hours)
+        task = asyncio.create_task(prune_periodically(engine, keep, stop,
+                                                      replay_window=replay_window),
                                    name="ctsd-outbox-retention")
         yield
         stop.set()
@@ -116,7 +140,8 @@ def retention_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[N
     return outbox_retention
 
 
-async def prune_periodically(engine: AsyncEngine, keep: timedelta, stop: asyncio.Event,
+async def prune_periodically(engine: AsyncEngine, keep: timedelta, stop: asyncio.Event, *,
+                             replay_window: timedelta = timedelta(hours=24),
                              first_delay: float = FIRST_PRUNE_DELAY,
                              interval: float = PRUNE_INTERVAL) -> None:
     """Prune every `interval` seconds until `stop` is set; errors are logged, not raised."""
@@ -124,6 +149,7 @@ async def prune_periodically(engine: AsyncEngine, keep: timedelta, stop: asyncio
     while not stop.is_set():
         try:
             await prune_sent_outbox(engine, keep)
+            await prune_request_records(engine, keep, replay_window)
         except Exception:
             # The database may be down for a while; the next pass tries again.
             log.warning("could not prune the outbox; trying again in %.0fs", interval,

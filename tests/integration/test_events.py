@@ -25,9 +25,14 @@ from ctsd.api.app import create_app
 from ctsd.api.event_stream import EVENT_STREAMS
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.db.engine import create_engine as create_async_engine
-from ctsd.db.tables import outbox
-from ctsd.outbox_retention import RETENTION_LOCK, prune_periodically, prune_sent_outbox
-from tests.conftest import create_tag, import_compose
+from ctsd.db.tables import idempotency_keys, outbox, processed_messages
+from ctsd.outbox_retention import (
+    RETENTION_LOCK,
+    prune_periodically,
+    prune_request_records,
+    prune_sent_outbox,
+)
+from tests.conftest import create_tag, import_compose, read_database
 
 TIMEOUT = 15.0
 
@@ -367,3 +372,27 @@ async def test_published_rows_get_marked_and_stay_servable(client, db):
     with db.begin() as conn:
         conn.execute(update(outbox).values(sent_at=datetime.now(UTC)))
     assert names(await feed_until(client, "0", 1)) == ["compose-created"]
+
+
+async def test_retention_forgets_old_retry_records_and_keeps_recent_ones(database_url):
+    now = datetime.now(UTC)
+    engine = create_async_engine(Settings(database_url=database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(processed_messages.insert(), [
+                {"message_id": "old", "processed_at": now - timedelta(days=30)},
+                {"message_id": "new", "processed_at": now - timedelta(days=1)},
+            ])
+            await conn.execute(idempotency_keys.insert(), [
+                {"username": "u", "key": key, "request_hash": "h", "status": 200,
+                 "response": "{}", "created_at": now - age}
+                for key, age in (("old", timedelta(hours=30)), ("new", timedelta(hours=1)))
+            ])
+        removed = await prune_request_records(engine, timedelta(days=14), timedelta(hours=24),
+                                              now=now)
+    finally:
+        await engine.dispose()
+    assert removed == 2
+    assert [r.message_id for r in read_database(database_url, select(processed_messages))] == [
+        "new"]
+    assert [r.key for r in read_database(database_url, select(idempotency_keys))] == ["new"]

@@ -30,6 +30,7 @@ from handlers.identity import Actor
 from handlers.validation import contains_nul
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
 from schemas.requests import REQUEST_SCHEMAS
+from schemas.validation import validate_body
 
 BACKEND = "amqp"
 
@@ -178,7 +179,7 @@ def translate_path(path: str, translate_paths: tuple[tuple[str, str], ...]) -> s
 def _validate(schema: type[Message], body: dict[str, Any]) -> None:
     # Only the body: senders need not use fedora-messaging, so its headers are optional.
     try:
-        jsonschema.validate(body, schema.body_schema)
+        validate_body(schema, body)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "body"
         raise Refused(400, "schema invalid", f"{where}: {exc.message}") from exc

@@ -18,6 +18,7 @@ import pika
 from fedora_messaging.message import Message
 
 from schemas import SCHEMA_PACKAGE, message_class_for, schema_name
+from schemas.validation import validate_message
 
 # fedora-messaging mirrors the publish priority in a header; we publish without one.
 DEFAULT_PRIORITY = 0
@@ -72,7 +73,7 @@ def envelope_for(row: OutboxRow, now: datetime | None = None) -> Envelope:
     message = cls(body=row.body, topic=row.topic, properties=properties)
     properties.headers.update(_fedora_headers(message, cls, now or datetime.now(UTC)))
     try:
-        message.validate()
+        validate_message(message)
     except Exception as exc:  # jsonschema.ValidationError / SchemaError
         raise InvalidMessage(f"{row.topic} {row.message_id}: {exc}") from exc
     body = json.dumps(row.body).encode("utf-8")

@@ -77,10 +77,13 @@ _LOCK_COMPOSE = (
 
 class SqlComposeStore:
     def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
-                 allocator: AsyncEngine | None = None) -> None:
+                 allocator: AsyncEngine | None = None,
+                 defer_change: Callable[[dict[str, Any]], None] | None = None) -> None:
         self._conn = conn
         self._now = now
         self._allocator = allocator
+        # History rows are handed to the unit of work, which writes them at commit.
+        self._defer_change = defer_change
         self._sql = _statements(conn.dialect.name)
         # Respins taken in their own transactions, to give back if this one rolls back.
         self.allocated: list[tuple[str, int]] = []
@@ -207,10 +210,12 @@ class SqlComposeStore:
 
     async def add_change(self, compose_pk: int, action: str, user: str, message: str,
                          user_data: str | None) -> None:
-        await self._conn.execute(compose_changes.insert(), {
-            "compose_pk": compose_pk, "time": self._now(), "action": action, "user": user,
-            "message": message, "user_data": user_data,
-        })
+        row = {"compose_pk": compose_pk, "time": self._now(), "action": action, "user": user,
+               "message": message, "user_data": user_data}
+        if self._defer_change is not None:
+            self._defer_change(row)
+        else:
+            await self._conn.execute(compose_changes.insert(), row)
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
         if compose_pk in self._fresh:

@@ -8,14 +8,32 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
 from ctsd.db.stores import SqlComposeStore, SqlTagStore, upsert_insert
-from ctsd.db.tables import outbox, processed_messages
+from ctsd.db.tables import compose_changes, outbox, processed_messages
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
+
+
+def _change_and_event_statement() -> Any:
+    """INSERT history row and outbox row in one statement (PostgreSQL data-modifying CTE),
+    built once with bound parameters."""
+    change = insert(compose_changes).values(
+        {column: bindparam(f"change_{column}", type_=compose_changes.c[column].type)
+         for column in ("compose_pk", "time", "action", "user", "message", "user_data")}
+    ).cte("change")
+    event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
+                     "created_at", "attempts")
+    return insert(outbox).values(
+        {column: bindparam(column, type_=outbox.c[column].type) for column in event_columns}
+    ).add_cte(change)
+
+
+_CHANGE_AND_EVENT = _change_and_event_statement()
 
 
 def utcnow() -> datetime:
@@ -35,9 +53,12 @@ class SqlUnitOfWork:
         self._topic_prefix = topic_prefix
         self._in_reply_to = in_reply_to
         self._conn: AsyncConnection | None = None
-        self._emitted = 0
         self._now = utcnow()
         self.emitted_message_ids: list[str] = []
+        # Rows nothing reads back before commit (compose history, outbox) are written
+        # together at commit: on PostgreSQL the usual one-of-each in a single statement.
+        self._pending_changes: list[dict[str, Any]] = []
+        self._pending_events: list[dict[str, Any]] = []
 
     @property
     def connection(self) -> AsyncConnection:
@@ -47,7 +68,8 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await open_write_connection(self._engine)
         await self._conn.begin()
-        self.composes = SqlComposeStore(self._conn, self.now, self._allocator)
+        self.composes = SqlComposeStore(self._conn, self.now, self._allocator,
+                                        self._pending_changes.append)
         self.tags = SqlTagStore(self._conn, self.now)
         return self
 
@@ -76,12 +98,11 @@ class SqlUnitOfWork:
 
     async def emit(self, event: str, body: dict[str, Any], ordering_key: str | None) -> None:
         message_id = str(uuid.uuid4())
-        await self.connection.execute(outbox.insert(), {
+        self._pending_events.append({
             "message_id": message_id, "topic": self._topic_prefix + event, "body": body,
             "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
             "created_at": self._now, "attempts": 0,
         })
-        self._emitted += 1
         self.emitted_message_ids.append(message_id)
 
     async def claim_message(self, message_id: str) -> bool:
@@ -100,6 +121,23 @@ class SqlUnitOfWork:
         return (await self.connection.execute(stmt)).first() is not None
 
     async def commit(self) -> None:
+        await self._flush()
         # On PostgreSQL a trigger on outbox NOTIFYs relays (migration 0003); the
         # notification is delivered at commit, so relays wake up at once.
         await self.connection.commit()
+
+    async def _flush(self) -> None:
+        conn, changes, events = self.connection, self._pending_changes, self._pending_events
+        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1:
+            # One history row and one event: what almost every command writes.
+            await conn.execute(_CHANGE_AND_EVENT, {
+                **{f"change_{key}": value for key, value in changes[0].items()},
+                **events[0],
+            })
+        else:
+            if changes:
+                await conn.execute(compose_changes.insert(), changes)
+            if events:
+                await conn.execute(outbox.insert(), events)
+        changes.clear()
+        events.clear()

@@ -39,7 +39,7 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
     await uow.composes.add_parents(pk, parent_pks)
     await uow.composes.add_change(pk, "created", actor.username,
                                   f"Compose {parsed.info.compose.id} created", None)
-    await _announce(uow, "compose-created", pk, parsed.info.compose.id, actor)
+    await announce(uow, "compose-created", pk, parsed.info.compose.id, actor)
     return compose_info
 
 
@@ -64,7 +64,7 @@ async def tag_compose(cmd: TagCompose, uow: UnitOfWork, actor: Actor,
     if await uow.composes.add_tag(compose.pk, tag.id):
         await uow.composes.add_change(compose.pk, "tagged", actor.username,
                                       f"Tagged with {tag.name}", cmd.user_data)
-        await _announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
+        await announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
                         tag=tag.name, user_data=cmd.user_data)
     return await uow.composes.representation(compose.pk)
 
@@ -78,7 +78,7 @@ async def untag_compose(cmd: UntagCompose, uow: UnitOfWork, actor: Actor,
     if await uow.composes.remove_tag(compose.pk, tag.id):
         await uow.composes.add_change(compose.pk, "untagged", actor.username,
                                       f"Untagged {tag.name}", cmd.user_data)
-        await _announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
+        await announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
                         tag=tag.name, user_data=cmd.user_data)
     return await uow.composes.representation(compose.pk)
 
@@ -90,16 +90,17 @@ async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
         raise Forbidden(f"User {actor.username} is not allowed to set compose URLs")
     url = check_http_url(cmd.compose_url, "compose_url")
     check_user_data(cmd.user_data)
-    compose = await _locked_compose(uow, cmd.compose_id)
+    compose = await locked_compose(uow, cmd.compose_id)
     if compose.compose_url != url:
         await uow.composes.set_url(compose.pk, url)
         await uow.composes.add_change(compose.pk, "url_changed", actor.username,
                                       f"Location changed to {url}", cmd.user_data)
-        await _announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
+        await announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 
-async def _locked_compose(uow: UnitOfWork, compose_id: str) -> ComposeRef:
+async def locked_compose(uow: UnitOfWork, compose_id: str) -> ComposeRef:
+    """The compose, locked for change until commit; NotFound if there is none."""
     # Locking the compose row serialises every change to one compose, which keeps its
     # history, its outbox order and the "compose after the change" in messages exact.
     compose = await uow.composes.lock(compose_id)
@@ -115,7 +116,7 @@ async def _compose_and_tag(uow: UnitOfWork, compose_id: str,
     tag = await uow.tags.get(tag_name)
     if tag is None or tag.name != tag_name:
         raise InvalidInput(f"Tag {tag_name} does not exist")
-    return await _locked_compose(uow, compose_id), tag
+    return await locked_compose(uow, compose_id), tag
 
 
 def _require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> None:
@@ -129,8 +130,9 @@ def _require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> 
     raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")
 
 
-async def _announce(uow: UnitOfWork, event: str, compose_pk: int, compose_id: str,
+async def announce(uow: UnitOfWork, event: str, compose_pk: int, compose_id: str,
                     actor: Actor, **extra: Any) -> None:
+    """Queue the canonical change message (messages.md) with the compose as it is now."""
     body: dict[str, Any] = {"event": event, **extra}
     body["compose"] = await uow.composes.representation(compose_pk)
     body["agent"] = actor.username

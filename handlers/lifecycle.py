@@ -13,7 +13,7 @@ from handlers.commands import BUILD_STATUSES, MarkRemoved, RecordBuildStatus, Se
 
 # The compose handlers own locking and the message shape; lifecycle changes must lock
 # and announce exactly as they do, so they share those helpers rather than copy them.
-from handlers.composes import _announce, _locked_compose, set_compose_url
+from handlers.composes import announce, locked_compose, set_compose_url
 from handlers.errors import Forbidden, InvalidInput
 from handlers.identity import Actor, Roles
 from handlers.ports import UnitOfWork
@@ -26,7 +26,7 @@ async def record_build_status(cmd: RecordBuildStatus, uow: UnitOfWork, actor: Ac
     _require_builder(actor, roles, "record build statuses")
     status = _check_status(cmd.status)
     url = _location_url(cmd.location)
-    compose = await _locked_compose(uow, cmd.compose_id)
+    compose = await locked_compose(uow, cmd.compose_id)
     status_changed = await uow.composes.set_build_status(compose.pk, status)
     if status_changed:
         await uow.composes.add_change(compose.pk, "build_status", actor.username,
@@ -37,7 +37,7 @@ async def record_build_status(cmd: RecordBuildStatus, uow: UnitOfWork, actor: Ac
         return await set_compose_url(SetComposeUrl(compose.compose_id, url), uow, actor,
                                      roles)
     if status_changed:
-        await _announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
+        await announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 
@@ -46,11 +46,11 @@ async def mark_removed(cmd: MarkRemoved, uow: UnitOfWork, actor: Actor,
     """Mark the compose removed; marking a removed compose again changes nothing."""
     _require_builder(actor, roles, "mark composes removed")
     reason = _check_reason(cmd.reason)
-    compose = await _locked_compose(uow, cmd.compose_id)
+    compose = await locked_compose(uow, cmd.compose_id)
     if await uow.composes.mark_removed(compose.pk, reason):
         message = f"Removed: {reason}" if reason else "Removed"
         await uow.composes.add_change(compose.pk, "removed", actor.username, message, None)
-        await _announce(uow, "compose-removed", compose.pk, compose.compose_id, actor)
+        await announce(uow, "compose-removed", compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from ctsd.api.keys import BUS, READ_ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
-from ctsd.db.stores import SqlTagStore, tag_representation
 from ctsd.db.tables import tag_changes
+from ctsd.db.tag_store import SqlTagStore, tag_representation
 from ctsd.db.uow import utcnow
 from ctsd.jsonio import json_response
 from ctsd.service import CommandBus

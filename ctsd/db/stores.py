@@ -1,4 +1,4 @@
-"""SQL implementations of the storage ports that handlers use (`handlers.ports`)."""
+"""SQL implementation of the compose storage port (`handlers.ports.ComposeStore`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,11 +25,8 @@ from ctsd.db.tables import (
     compose_tags,
     composes,
     respin_counters,
-    tag_changes,
-    tag_permissions,
-    tags,
 )
-from handlers.ports import ComposeRef, TagRecord
+from handlers.ports import ComposeRef
 
 
 def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
@@ -226,93 +223,3 @@ class SqlComposeStore:
             found = (await compose_representations(self._conn, [compose_pk]))[compose_pk]
         self._fresh[compose_pk] = found
         return found
-
-
-class SqlTagStore:
-    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
-        self._conn = conn
-        self._now = now
-
-    async def get(self, id_or_name: str) -> TagRecord | None:
-        # One query: the tag with its permission rows (none → one row of NULLs).
-        wanted = tags.c.name == str(id_or_name)
-        if str(id_or_name).isdigit():
-            wanted = wanted | (tags.c.id == int(id_or_name))
-        rows = (await self._conn.execute(
-            select(tags, tag_permissions.c.role, tag_permissions.c.kind,
-                   tag_permissions.c.name.label("principal"))
-            .outerjoin(tag_permissions, tag_permissions.c.tag_id == tags.c.id)
-            .where(wanted)
-        )).all()
-        if not rows:
-            return None
-        # A name match wins over an id match (tag names are never all digits anyway).
-        by_name = [row for row in rows if row.name == str(id_or_name)]
-        rows = by_name or rows
-        perms: dict[tuple[str, str], set[str]] = {}
-        for row in rows:
-            if row.role is not None:
-                perms.setdefault((row.role, row.kind), set()).add(row.principal)
-        first = rows[0]
-        return TagRecord(first.id, first.name, first.description, first.documentation,
-                         {key: frozenset(names) for key, names in perms.items()})
-
-    async def name_taken(self, name: str) -> bool:
-        found = await self._conn.execute(select(func.count()).where(tags.c.name == name))
-        return bool(found.scalar_one())
-
-    async def create(self, name: str, description: str, documentation: str) -> int:
-        result = await self._conn.execute(
-            tags.insert().values(name=name, description=description,
-                                 documentation=documentation).returning(tags.c.id)
-        )
-        return result.scalar_one()
-
-    async def update(self, tag_id: int, fields: dict[str, str]) -> None:
-        await self._conn.execute(update(tags).where(tags.c.id == tag_id).values(**fields))
-
-    async def add_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
-        stmt = (
-            upsert_insert(self._conn, tag_permissions)
-            .values(tag_id=tag_id, role=role, kind=kind, name=name)
-            .on_conflict_do_nothing()
-            .returning(tag_permissions.c.tag_id)
-        )
-        return (await self._conn.execute(stmt)).first() is not None
-
-    async def remove_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
-        stmt = delete(tag_permissions).where(
-            tag_permissions.c.tag_id == tag_id, tag_permissions.c.role == role,
-            tag_permissions.c.kind == kind, tag_permissions.c.name == name,
-        ).returning(tag_permissions.c.tag_id)
-        return (await self._conn.execute(stmt)).first() is not None
-
-    async def add_change(self, tag_id: int, action: str, user: str, message: str,
-                         user_data: str | None) -> None:
-        await self._conn.execute(tag_changes.insert().values(
-            tag_id=tag_id, time=self._now(), action=action, user=user, message=message,
-            user_data=user_data,
-        ))
-
-    async def representation(self, tag_id: int) -> dict[str, Any]:
-        return await tag_representation(self._conn, tag_id)
-
-
-async def tag_representation(conn: AsyncConnection, tag_id: int) -> dict[str, Any]:
-    row = (await conn.execute(select(tags).where(tags.c.id == tag_id))).one()
-    lists: dict[tuple[str, str], list[str]] = {}
-    for perm in await conn.execute(
-        select(tag_permissions).where(tag_permissions.c.tag_id == tag_id)
-        .order_by(tag_permissions.c.name)
-    ):
-        lists.setdefault((perm.role, perm.kind), []).append(perm.name)
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "documentation": row.documentation,
-        "taggers": lists.get(("tagger", "user"), []),
-        "untaggers": lists.get(("untagger", "user"), []),
-        "tagger_groups": lists.get(("tagger", "group"), []),
-        "untagger_groups": lists.get(("untagger", "group"), []),
-    }

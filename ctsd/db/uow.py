@@ -12,8 +12,9 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
-from ctsd.db.stores import SqlComposeStore, SqlTagStore, upsert_insert
+from ctsd.db.stores import SqlComposeStore, upsert_insert
 from ctsd.db.tables import compose_changes, outbox, processed_messages
+from ctsd.db.tag_store import SqlTagStore
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)

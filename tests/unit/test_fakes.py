@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-from ctsd.db.stores import SqlComposeStore, SqlTagStore
+from ctsd.db.stores import SqlComposeStore
+from ctsd.db.tag_store import SqlTagStore
 from handlers.ports import ComposeStore, TagStore, UnitOfWork
 from tests.unit.fakes import (
     FakeComposeStore,

@@ -20,7 +20,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.stores import upsert_insert
@@ -28,6 +28,15 @@ from ctsd.db.tables import idempotency_keys
 
 LOST_ANSWER_TTL = timedelta(minutes=5)
 _PREFIX = "lost-answer\n"
+
+# Built once: this runs on every import without a key, so it must stay cheap.
+_CLAIM = (
+    delete(idempotency_keys)
+    .where(idempotency_keys.c.username == bindparam("username"),
+           idempotency_keys.c.key == bindparam("key"),
+           idempotency_keys.c.created_at > bindparam("since"))
+    .returning(idempotency_keys.c.response)
+)
 
 
 def body_hash(body: Any) -> str:
@@ -38,13 +47,8 @@ def body_hash(body: Any) -> str:
 async def claim(conn: AsyncConnection, username: str, request_hash: str,
                 now: datetime) -> Any | None:
     """The kept answer for this caller and body, removed as it is taken; else None."""
-    keys = idempotency_keys.c
-    row = (await conn.execute(
-        delete(idempotency_keys)
-        .where(keys.username == username, keys.key == _PREFIX + request_hash,
-               keys.created_at > now - LOST_ANSWER_TTL)
-        .returning(keys.response)
-    )).first()
+    row = (await conn.execute(_CLAIM, {"username": username, "key": _PREFIX + request_hash,
+                                       "since": now - LOST_ANSWER_TTL})).first()
     return json.loads(row.response) if row else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -9,10 +10,11 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
-from ctsd.db.stores import SqlComposeStore, upsert_insert
+from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
 
@@ -35,6 +37,13 @@ def _change_and_event_statement() -> Any:
 
 
 _CHANGE_AND_EVENT = _change_and_event_statement()
+
+
+@functools.cache
+def _claim_message_statement(dialect: str) -> Any:
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert_for(processed_messages).on_conflict_do_nothing()
+            .returning(processed_messages.c.message_id))
 
 
 def utcnow() -> datetime:
@@ -113,13 +122,10 @@ class SqlUnitOfWork:
         crash either finds it (and does nothing) or finds nothing (and does the work).
         On PostgreSQL a concurrent claim of the same id waits here for the first one.
         """
-        stmt = (
-            upsert_insert(self.connection, processed_messages)
-            .values(message_id=message_id, processed_at=self._now)
-            .on_conflict_do_nothing()
-            .returning(processed_messages.c.message_id)
-        )
-        return (await self.connection.execute(stmt)).first() is not None
+        claim = _claim_message_statement(self.connection.dialect.name)
+        claimed = await self.connection.execute(
+            claim, {"message_id": message_id, "processed_at": self._now})
+        return claimed.first() is not None
 
     async def commit(self) -> None:
         await self._flush()

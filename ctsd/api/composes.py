@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd import lost_answers
 from ctsd.api.keys import BUS, READ_ENGINE
-from ctsd.api.requests import actor_of, json_object, optional_str
+from ctsd.api.requests import actor_of, client_gone, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
@@ -47,17 +47,12 @@ async def import_compose(request: web.Request) -> web.Response:
     bus, actor = bus_of(request), actor_of(request)
     outcome = await bus.execute(command, actor, idempotency=idempotency,
                                 lost_answer_of=lost_answer_of)
-    if lost_answer_of is not None and not outcome.replayed and _client_gone(request):
+    if lost_answer_of is not None and not outcome.replayed and client_gone(request):
         await bus.keep_lost_answer(actor, lost_answer_of, outcome.body)
     response = json_response(outcome.body)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def _client_gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
 
 
 _PATCH_ACTIONS = ("tag", "untag", "set_url")

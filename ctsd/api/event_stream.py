@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.events import Cursor, FeedEvent, parse_cursor, read_events
 from ctsd.api.keys import READ_ENGINE, SETTINGS
+from ctsd.api.requests import client_gone
 from ctsd.db.uow import OUTBOX_CHANNEL
 from ctsd.jsonio import dumps
 from ctsd.relay.wakeup import asyncpg_dsn
@@ -45,8 +46,11 @@ LISTEN_RETRY_INTERVAL = 30.0  # after a failed LISTEN, streams poll meanwhile
 class EventStreams:
     """What every stream of one process shares: the NOTIFY listener and the shutdown."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, heartbeat_interval: float = HEARTBEAT_INTERVAL
+                 ) -> None:
         self._dsn = asyncpg_dsn(database_url)
+        self.heartbeat_interval = heartbeat_interval
+        self.open_streams = 0  # streams being served now (for metrics and tests)
         self._ring = asyncio.Event()
         self._listener: Any = None  # asyncpg.Connection while listening
         self._lock = asyncio.Lock()
@@ -128,6 +132,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         "X-Accel-Buffering": "no",  # nginx would buffer the stream otherwise
     })
     await response.prepare(request)
+    streams = request.app[EVENT_STREAMS]
+    streams.open_streams += 1
     try:
         await response.write(b"retry: %d\n\n" % RECONNECT_DELAY_MS)
         await _pump(request, response, after)
@@ -137,6 +143,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         # The answer has begun, so no error answer is possible: end the stream; the
         # client reconnects and resumes from its Last-Event-ID.
         log.warning("event stream ended by an error", exc_info=True)
+    finally:
+        streams.open_streams -= 1
     return response
 
 
@@ -145,7 +153,7 @@ async def _pump(request: web.Request, response: web.StreamResponse, cursor: Curs
     engine: AsyncEngine = request.app[READ_ENGINE]
     loop = asyncio.get_running_loop()
     last_write = loop.time()
-    while not streams.closing.is_set() and not _client_gone(request):
+    while not streams.closing.is_set() and not client_gone(request):
         await streams.ensure_listening()
         ticket = streams.ticket()
         events = await read_events(engine, cursor, BATCH_SIZE)
@@ -154,19 +162,12 @@ async def _pump(request: web.Request, response: web.StreamResponse, cursor: Curs
             cursor, last_write = events[-1].cursor, loop.time()
             if len(events) == BATCH_SIZE:
                 continue  # more are waiting
-        elif loop.time() - last_write >= HEARTBEAT_INTERVAL:
+        elif loop.time() - last_write >= streams.heartbeat_interval:
             await response.write(b": keep-alive\n\n")
             last_write = loop.time()
-        until_heartbeat = HEARTBEAT_INTERVAL - (loop.time() - last_write)
+        until_heartbeat = streams.heartbeat_interval - (loop.time() - last_write)
         await _first_of(ticket, streams.closing,
                         at_most=max(0.0, min(POLL_INTERVAL, until_heartbeat)))
-
-
-def _client_gone(request: web.Request) -> bool:
-    # aiohttp does not cancel a handler whose client hung up; a closing transport is
-    # how we learn it between writes.
-    transport = request.transport
-    return transport is None or transport.is_closing()
 
 
 async def _first_of(*events: asyncio.Event, at_most: float) -> None:

@@ -43,3 +43,10 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 def actor_of(request: web.Request) -> Actor:
     return request[ACTOR]
+
+
+def client_gone(request: web.Request) -> bool:
+    """Whether the client hung up. aiohttp does not cancel a handler whose client left;
+    a closing transport is how a handler learns it."""
+    transport = request.transport
+    return transport is None or transport.is_closing()

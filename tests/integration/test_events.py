@@ -20,7 +20,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from ctsd.api import event_stream
 from ctsd.api.app import create_app
 from ctsd.api.event_stream import EVENT_STREAMS
 from ctsd.config import ConfigError, Settings, load_settings
@@ -258,28 +257,23 @@ async def test_stream_with_a_bad_cursor_answers_400(client):
     assert (await response.json())["status"] == 400
 
 
-async def test_idle_stream_sends_heartbeats(client, monkeypatch):
-    monkeypatch.setattr(event_stream, "HEARTBEAT_INTERVAL", 0.3)
+async def test_idle_stream_sends_heartbeats(client):
+    client.app[EVENT_STREAMS].heartbeat_interval = 0.3
     async with client.get("/api/1/events/stream") as stream:
         await read_frame(stream)
         assert await read_frame(stream) == {"comment": "keep-alive"}
 
 
-async def test_stream_ends_when_the_client_goes_away(client, monkeypatch):
-    ended = asyncio.Event()
-    pump = event_stream._pump
-
-    async def watched_pump(*args: Any) -> None:
-        try:
-            await pump(*args)
-        finally:
-            ended.set()
-
-    monkeypatch.setattr(event_stream, "_pump", watched_pump)
+async def test_stream_ends_when_the_client_goes_away(client):
+    streams = client.app[EVENT_STREAMS]
     stream = await client.get("/api/1/events/stream")
     await read_frame(stream)
+    assert streams.open_streams == 1
     stream.close()
-    await asyncio.wait_for(ended.wait(), TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while streams.open_streams and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert streams.open_streams == 0
 
 
 async def test_shutdown_ends_open_streams_at_once(settings):

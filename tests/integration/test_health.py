@@ -70,18 +70,24 @@ async def test_broker_probe_reports_a_reachable_and_an_unreachable_broker():
     assert down["configured"] is True and down["ok"] is False and down["error"]
 
 
-async def test_broker_probe_connects_at_most_once_per_interval(monkeypatch):
+async def test_broker_probe_connects_at_most_once_per_interval():
+    # A real TCP peer on loopback that counts the connections it accepts.
     connects = 0
-    open_connection = asyncio.open_connection
 
-    async def counting(*args: Any, **kwargs: Any) -> Any:
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connects
         connects += 1
-        return await open_connection(*args, **kwargs)
+        writer.close()
 
-    monkeypatch.setattr(asyncio, "open_connection", counting)
-    probe = BrokerProbe(AMQP_URL)
-    results = await asyncio.gather(*(probe.check() for _ in range(5)))
+    peer = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = peer.sockets[0].getsockname()[1]
+    try:
+        probe = BrokerProbe(f"amqp://guest:guest@127.0.0.1:{port}/")
+        results = await asyncio.gather(*(probe.check() for _ in range(5)))
+        await asyncio.sleep(0.1)  # let the peer see what it was sent
+    finally:
+        peer.close()
+        await peer.wait_closed()
     assert all(result["ok"] for result in results)
     assert connects == 1
 

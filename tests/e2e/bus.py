@@ -7,7 +7,6 @@ machine's broker; `BusNames.delete_queues` removes what the consumer declared.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pika.exceptions
 import pytest
 
 from tests.e2e.broker import BROKER_USER
-from tests.e2e.conftest import STOP_TIMEOUT, server_environment
+from tests.e2e.conftest import STOP_TIMEOUT, server_environment, terminate
 from tests.relaying import EXCHANGE
 
 READY_TIMEOUT = 30.0
@@ -105,14 +104,7 @@ class ConsumerProcess:
         self.process.wait(STOP_TIMEOUT)
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        return self.process.returncode
+        return terminate(self.process)
 
 
 class Consumers:

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import PG_URL_BASE, create_pg_database, drop_pg_database, read_database
+from tests.conftest import read_database
 
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -99,16 +99,20 @@ def wait_until_ready(server: Server, timeout: float = READY_TIMEOUT) -> bool:
     pytest.fail(f"ctsd serve did not answer {url} within {timeout} s:\n{server.stderr()}")
 
 
-def stop(server: Server) -> int:
+def terminate(process: subprocess.Popen[Any]) -> int:
     """SIGTERM, then SIGKILL if it lingers; return the exit code."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
         try:
-            server.process.wait(STOP_TIMEOUT)
+            process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(STOP_TIMEOUT)
-    return server.process.returncode
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+    return process.returncode
+
+
+def stop(server: Server) -> int:
+    return terminate(server.process)
 
 
 class ServerGroup:
@@ -155,11 +159,9 @@ def start_ctsd(tmp_path: Path) -> Iterator[ServerFactory]:
 
 
 @pytest.fixture
-def e2e_database_url() -> Iterator[str]:
+def e2e_database_url(pg_database_url: str) -> str:
     """A fresh, empty PostgreSQL database: `ctsd serve` must create its schema itself."""
-    name = create_pg_database()
-    yield f"{PG_URL_BASE}/{name}"
-    drop_pg_database(name)
+    return pg_database_url
 
 
 @pytest.fixture

@@ -43,15 +43,16 @@ class ImportRequestV1(Message):
         return "Request to import a compose"
 
 
+def _tagging(description: str) -> dict[str, Any]:
+    return _body(description, ["compose_id", "tag"], compose_id=_COMPOSE_ID,
+                 tag={"type": "string", "minLength": 1}, user_data=_OPTIONAL_TEXT)
+
+
 class TagRequestV1(Message):
     """Add a tag to a compose (PATCH action `tag`)."""
 
     topic = "cts.request.tag"
-    body_schema: ClassVar[dict[str, Any]] = _body(
-        "Tag a compose", ["compose_id", "tag"],
-        compose_id=_COMPOSE_ID, tag={"type": "string", "minLength": 1},
-        user_data=_OPTIONAL_TEXT,
-    )
+    body_schema: ClassVar[dict[str, Any]] = _tagging("Tag a compose")
 
     @property
     def summary(self) -> str:
@@ -62,11 +63,7 @@ class UntagRequestV1(Message):
     """Remove a tag from a compose (PATCH action `untag`)."""
 
     topic = "cts.request.untag"
-    body_schema: ClassVar[dict[str, Any]] = _body(
-        "Untag a compose", ["compose_id", "tag"],
-        compose_id=_COMPOSE_ID, tag={"type": "string", "minLength": 1},
-        user_data=_OPTIONAL_TEXT,
-    )
+    body_schema: ClassVar[dict[str, Any]] = _tagging("Untag a compose")
 
     @property
     def summary(self) -> str:

@@ -1,0 +1,24 @@
+"""queries: indexes for the latest-match, stream-neighbour and keyset queries (issue #5)
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-25 14:40:00.000000
+
+Reserved in the revision line so that work on several issues can proceed side by side;
+the revision is filled in by that work and stays empty until then.
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

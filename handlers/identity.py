@@ -17,6 +17,12 @@ class Actor:
     backend: str = "noauth"
     # The noauth backend: one anonymous user with every permission (development only).
     superuser: bool = False
+    # What an OIDC token was granted (scope names without their namespace); None for
+    # backends that do not limit a user by scope (proxy, certificate, bus, CLI).
+    scopes: frozenset[str] | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 @dataclass(frozen=True)

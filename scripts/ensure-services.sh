@@ -23,3 +23,18 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
   wait_for 120 rabbitmqctl await_startup || { echo "RabbitMQ did not start" >&2; exit 1; }
 fi
 echo "PostgreSQL and RabbitMQ are up"
+
+# The LDAP group tests start their own slapd (tests/ldap_server.py); only the binaries
+# are needed. Installing the package also starts the system's slapd: stop it, the
+# tests never use it.
+if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
+  echo "installing slapd and ldap-utils"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q slapd ldap-utils >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null && apt-get install -y -q slapd ldap-utils >/dev/null
+  }
+  if [ -r /var/run/slapd/slapd.pid ]; then
+    kill "$(cat /var/run/slapd/slapd.pid)" 2>/dev/null || true
+  fi
+fi
+echo "slapd is installed"

@@ -109,7 +109,8 @@ async def compose_changes_view(request: web.Request) -> web.Response:
         )
         changes = [
             {"time": iso_utc(row.time), "action": row.action, "user": row.user,
-             "message": row.message, "user_data": row.user_data}
+             "message": row.message, "user_data": row.user_data,
+             "auth_backend": row.auth_backend}
             for row in rows
         ]
     return json_response({"changes": changes})

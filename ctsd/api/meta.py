@@ -94,13 +94,15 @@ async def userinfo(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
         tagger_of = await tag_names_for(conn, actor, "tagger", every_tag=admin)
         untagger_of = await tag_names_for(conn, actor, "untagger", every_tag=admin)
+    # A token is also limited by its scopes (ctsd.api.auth.ROUTE_SCOPES).
+    edit_compose = actor.has_scope("edit-compose")
     return json_response({"username": actor.username, "permissions": {
-        "can_create_compose": roles.can_create_compose(actor),
-        "can_create_tag": roles.can_manage_tags(actor),
-        "can_edit_tag": roles.can_manage_tags(actor),
-        "can_set_url": roles.can_set_url(actor),
-        "is_tagger_of": tagger_of,
-        "is_untagger_of": untagger_of,
+        "can_create_compose": roles.can_create_compose(actor) and actor.has_scope("new-compose"),
+        "can_create_tag": roles.can_manage_tags(actor) and actor.has_scope("new-tag"),
+        "can_edit_tag": roles.can_manage_tags(actor) and actor.has_scope("edit-tag"),
+        "can_set_url": roles.can_set_url(actor) and edit_compose,
+        "is_tagger_of": tagger_of if edit_compose else [],
+        "is_untagger_of": untagger_of if edit_compose else [],
     }})
 
 

@@ -157,6 +157,8 @@ def _service_schemas() -> JSON:
         "action": _string("created, tagged, untagged (composes); created, edited, "
                           "add_tagger, remove_tagger, add_untagger, remove_untagger (tags)"),
         "user": _nullable_string(), "message": _string(), "user_data": _nullable_string(),
+        "auth_backend": _nullable_string("How the user authenticated: noauth, oidc, proxy, "
+                                         "cert, amqp (bus), cli; null if recorded before it was"),
     }, ["time", "action", "user", "message", "user_data"])
     permissions = _object({
         "can_create_compose": {"type": "boolean"}, "can_create_tag": {"type": "boolean"},

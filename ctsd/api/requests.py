@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ctsd.api.keys import ACTOR
-from handlers.errors import InvalidInput
+from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
 from handlers.validation import contains_nul
 
@@ -42,7 +42,11 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 def actor_of(request: web.Request) -> Actor:
-    return request[ACTOR]
+    """The authenticated caller; 401 for an anonymous one (ctsd.api.auth)."""
+    actor = request.get(ACTOR)
+    if actor is None:
+        raise NotAuthenticated("Authentication is required for this request")
+    return actor
 
 
 def client_gone(request: web.Request) -> bool:

@@ -1,0 +1,66 @@
+"""SQL implementation of the tag gate and compose location ports (handlers.ports)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.db.tables import compose_locations, tag_gates, tags
+
+GATE_KINDS = ("requires", "excludes")
+
+
+# Built once: every tag change reads the gates of its tag.
+_GATES_OF = (select(tag_gates.c.kind, tags.c.name)
+             .join(tags, tags.c.id == tag_gates.c.other_tag_id)
+             .where(tag_gates.c.tag_id == bindparam("tag_id")).order_by(tags.c.name))
+
+
+async def gates_of(conn: AsyncConnection, tag_id: int) -> dict[str, list[str]]:
+    """{"requires": [names], "excludes": [names]}, names sorted."""
+    rows = await conn.execute(_GATES_OF, {"tag_id": tag_id})
+    found: dict[str, list[str]] = {kind: [] for kind in GATE_KINDS}
+    for row in rows:
+        found[row.kind].append(row.name)
+    return found
+
+
+class SqlGateStore:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        # Read once per transaction and tag: a batch of bus messages tagging many
+        # composes with one tag asks for its gates once (forgotten when replaced here).
+        self._known: dict[int, dict[str, list[str]]] = {}
+
+    async def of(self, tag_id: int) -> dict[str, list[str]]:
+        if tag_id not in self._known:
+            self._known[tag_id] = await gates_of(self._conn, tag_id)
+        return self._known[tag_id]
+
+    async def requires_edges(self) -> list[tuple[int, int]]:
+        rows = await self._conn.execute(
+            select(tag_gates.c.tag_id, tag_gates.c.other_tag_id)
+            .where(tag_gates.c.kind == "requires"))
+        return [(row.tag_id, row.other_tag_id) for row in rows]
+
+    async def replace(self, tag_id: int, requires: list[int], excludes: list[int]) -> None:
+        self._known.clear()
+        await self._conn.execute(delete(tag_gates).where(tag_gates.c.tag_id == tag_id))
+        rows = [{"tag_id": tag_id, "kind": kind, "other_tag_id": other}
+                for kind, others in (("requires", requires), ("excludes", excludes))
+                for other in others]
+        if rows:
+            await self._conn.execute(tag_gates.insert(), rows)
+
+
+class SqlLocationStore:
+    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._now = now
+
+    async def add(self, compose_pk: int, url: str, user: str) -> None:
+        await self._conn.execute(compose_locations.insert().values(
+            compose_pk=compose_pk, url=url, time=self._now(), user=user))

@@ -1,0 +1,86 @@
+"""The workflow's background task in `ctsd serve`: every `[workflow]
+check_interval_seconds` it re-announces stale promotion requests and asks for the
+removal of expired composes.
+
+Everything goes through the command bus as the system actor, so it is the same write
+path as HTTP (one transaction: state, history, outbox). Every server process runs the
+task; the claims in the stores make sure that one daemon, not each, sends a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ctsd.api.keys import BUS
+from ctsd.config import Settings
+from ctsd.service import CommandBus
+from handlers.commands import EnsureLadderTags, RemindStalePromotions, RequestExpiredRemovals
+from handlers.identity import Actor
+
+log = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = Actor(username="ctsd", backend="daemon", superuser=True)
+SHUTDOWN_GRACE = 10.0
+
+
+async def run_workflow_pass(bus: CommandBus, settings: Settings) -> None:
+    """One pass: reminders, then expiry (each one transaction)."""
+    workflow = settings.workflow
+    if workflow.reminder_interval_seconds > 0:
+        outcome = await bus.execute(
+            RemindStalePromotions(workflow.reminder_interval_seconds), SYSTEM_ACTOR)
+        if outcome.body["reminded"]:
+            log.info("re-announced promotion requests %s", outcome.body["reminded"])
+    if workflow.expiry:
+        outcome = await bus.execute(
+            RequestExpiredRemovals(workflow.expiry, workflow.ladder), SYSTEM_ACTOR)
+        if outcome.body["requested"]:
+            log.info("asked for removal of expired composes %s", outcome.body["requested"])
+
+
+async def run_periodically(bus: CommandBus, settings: Settings, stop: asyncio.Event) -> None:
+    """A pass every interval (the first after one interval, so that start-up does not
+    pay for it) until `stop` is set; errors (a database outage) are logged, not raised."""
+    interval = settings.workflow.check_interval_seconds
+    while not await _stopped_within(stop, interval):
+        try:
+            await run_workflow_pass(bus, settings)
+        except Exception:
+            log.warning("workflow pass failed; trying again in %ss", interval, exc_info=True)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def create_ladder_tags(bus: CommandBus, settings: Settings, actor: Actor) -> list[str]:
+    """Create the ladder's missing v1 tags (`ctsd tag create-ladder`); the names created."""
+    outcome = await bus.execute(EnsureLadderTags(settings.workflow.ladder), actor)
+    return outcome.body["created"]
+
+
+def workflow_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[None]]:
+    """An aiohttp cleanup_ctx entry; must come after the one that sets app[BUS]."""
+
+    async def workflow(app: Any) -> AsyncIterator[None]:
+        workflow = settings.workflow
+        if workflow.reminder_interval_seconds <= 0 and not workflow.expiry:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_periodically(app[BUS], settings, stop),
+                                   name="ctsd-workflow")
+        yield
+        stop.set()
+        done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
+
+    return workflow

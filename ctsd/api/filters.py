@@ -165,6 +165,16 @@ def _glob_pattern(suffix: str, value: str) -> str:
     return f"*{literal}"
 
 
+def compose_conditions(query: MultiMapping[str], dialect: str) -> list[Condition]:
+    """Every filter of the compose list (fields, dates, tags, removed), ANDed."""
+    return [
+        *field_conditions(query, COMPOSE_FIELDS, dialect),
+        *date_range_conditions(query),
+        *tag_conditions(query),
+        *removed_conditions(query),
+    ]
+
+
 def date_range_conditions(query: MultiMapping[str]) -> list[Condition]:
     """date_before / date_after: strictly before / after the given YYYYMMDD."""
     conditions: list[Condition] = []
@@ -174,6 +184,17 @@ def date_range_conditions(query: MultiMapping[str]) -> list[Condition]:
     for value in query.getall("date_after", []):
         if value:
             conditions.append(composes.c.date > parse_date("date_after", value))
+    return conditions
+
+
+def removed_conditions(query: MultiMapping[str]) -> list[Condition]:
+    """removed=false: composes whose data is still there; removed=true: removed ones."""
+    conditions: list[Condition] = []
+    for value in query.getall("removed", []):
+        if value:
+            removed = parse_value("bool", "removed", value)
+            column = composes.c.removed_at
+            conditions.append(column.is_not(None) if removed else column.is_(None))
     return conditions
 
 
@@ -203,23 +224,29 @@ def order_clauses(query: MultiMapping[str], fields: Mapping[str, Field], default
     The unique tiebreaker keeps pages stable: without it rows with equal sort values
     may swap between two page queries and show up twice or never.
     """
+    return [order_clause(fields[name].order_column, descending=descending)
+            for name, descending in sort_keys(query, fields, default, tiebreaker)]
+
+
+def sort_keys(query: MultiMapping[str], fields: Mapping[str, Field], default: list[str],
+              tiebreaker: str) -> list[tuple[str, bool]]:
+    """The validated order_by keys as (field name, descending), ending with a unique key."""
     keys = [key for key in query.getall("order_by", []) if key] or default
-    clauses = []
+    parsed = []
     for key in keys:
         name = key[1:] if key.startswith("-") else key
         if name not in fields:
             raise InvalidInput(
                 f"An invalid order_by key was supplied, allowed keys are: {list(fields)}"
             )
-        clauses.append(_ordered(fields[name].order_column, descending=key.startswith("-")))
-    if not any(key.lstrip("-") == tiebreaker for key in keys):
+        parsed.append((name, key.startswith("-")))
+    if not any(name == tiebreaker for name, _ in parsed):
         # Same direction as the last key, so (date DESC, compose_id DESC) can walk an index.
-        column = fields[tiebreaker].order_column
-        clauses.append(_ordered(column, descending=keys[-1].startswith("-")))
-    return clauses
+        parsed.append((tiebreaker, parsed[-1][1]))
+    return parsed
 
 
-def _ordered(column: ColumnElement[Any], *, descending: bool) -> UnaryExpression[Any]:
+def order_clause(column: ColumnElement[Any], *, descending: bool) -> UnaryExpression[Any]:
     clause = column.desc() if descending else column.asc()
     # PostgreSQL's defaults (NULLs last ascending, first descending), spelled out so that
     # SQLite sorts nullable columns the same way.

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.api import filters
+from ctsd.api import filters, keyset_listing
 from ctsd.api.filters import COMPOSE_FIELDS, TAG_FIELDS
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, PageRequest, envelope, page_request
@@ -22,12 +22,12 @@ from ctsd.jsonio import json_response
 
 _COMPOSE_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
-    "date_before", "date_after", "tag", "order_by", *PAGE_PARAMETERS,
+    "date_before", "date_after", "tag", "removed", "order_by", "cursor", *PAGE_PARAMETERS,
 })
 _COMPOSE_HELP = (
     f"Filters are {', '.join(COMPOSE_FIELDS)} (each also with "
-    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after and tag; "
-    "then order_by, page and per_page."
+    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after, tag and removed; "
+    "then order_by, page and per_page (or cursor and per_page)."
 )
 _TAG_PARAMETERS = frozenset({*TAG_FIELDS, "order_by", *PAGE_PARAMETERS})
 _TAG_HELP = "Filters are id and name; then order_by, page and per_page."
@@ -46,14 +46,13 @@ _PERMISSION_LISTS = {
 async def list_composes(request: web.Request) -> web.Response:
     query, settings = request.query, request.app[SETTINGS]
     filters.reject_unknown(query, _COMPOSE_PARAMETERS, _COMPOSE_HELP)
+    if "cursor" in query:
+        # The keyset extension; without a cursor parameter the v1 answer is unchanged.
+        return await keyset_listing.list_composes_after_cursor(request)
     page = page_request(query, settings)
     order = filters.order_clauses(query, COMPOSE_FIELDS, ["-date", "-id"], tiebreaker="id")
     async with request.app[READ_ENGINE].connect() as conn:
-        conditions = [
-            *filters.field_conditions(query, COMPOSE_FIELDS, conn.dialect.name),
-            *filters.date_range_conditions(query),
-            *filters.tag_conditions(query),
-        ]
+        conditions = filters.compose_conditions(query, conn.dialect.name)
         total, rows = await _compose_page(conn, conditions, order, page)
         items = await represent_rows(conn, rows)
     return json_response(envelope(request, settings, page, total, items))

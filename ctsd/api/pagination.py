@@ -79,6 +79,22 @@ def envelope(request: web.Request, settings: Settings, page: PageRequest, total:
     return {"items": items, "meta": meta}
 
 
+def cursor_envelope(request: web.Request, settings: Settings, per_page: int,
+                    next_cursor: str | None, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A keyset page (?cursor=): no total or page count, which would cost a COUNT, and
+    a `next` link carrying the cursor after this page (null on the last page)."""
+    base = _absolute_url(request, settings)
+    kept = [(key, value) for key, value in request.query.items()
+            if key not in ("cursor", "per_page")]
+
+    def link(cursor: str) -> str:
+        return str(base.with_query([*kept, ("cursor", cursor), ("per_page", per_page)]))
+
+    meta = {"per_page": per_page, "first": link(""),
+            "next": link(next_cursor) if next_cursor is not None else None}
+    return {"items": items, "meta": meta}
+
+
 def _absolute_url(request: web.Request, settings: Settings) -> URL:
     scheme, host = request.scheme, request.host
     # X-Forwarded-* are plain client headers unless a proxy we trust set them; the

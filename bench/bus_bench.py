@@ -18,7 +18,8 @@ shared 2-core box: `calib` is the ms of a fixed CPU loop (../shared/bench/ctsben
 before and after, `mach%` how busy the whole machine was (200% = both cores).
 
     .venv/bin/python bench/bus_bench.py [-n 5000] [--composes 50] [--latency-changes 500]
-                                        [--pause-ms 20] [--prefetch 10] [--workers 1]
+                                        [--pause-ms 20] [--prefetch 100] [--batch-size 50]
+                                        [--workers 1]
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ def throughput(run: Run, release: str) -> dict[str, Any]:
     connection.close()
     database_conn.close()
     return {"requests": args.n, "composes": len(composes), "prefetch": args.prefetch,
+            "batch_size": args.batch_size,
             "publish_s": round(published - started, 3),
             "applied_in_db_s": round(applied - started, 3),
             "end_to_end_s": round(last - started, 3),
@@ -266,11 +268,12 @@ def percentile(ordered: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def write_config(path: Path, unique: str, prefetch: int) -> None:
+def write_config(path: Path, unique: str, prefetch: int, batch_size: int) -> None:
     path.write_text(f"""[auth]
 admins = {{ users = ["{SENDER}"] }}
 [consumer]
 prefetch_count = {prefetch}
+batch_size = {batch_size}
 pungi_topics = ["b{unique}.pungi.compose.status.change"]
 odcs_topics = ["b{unique}.odcs.compose.state-changed"]
 """)
@@ -342,7 +345,8 @@ def main() -> None:
                         help="HTTP changes timed to their message")
     parser.add_argument("--pause-ms", type=float, default=20,
                         help="pause between the timed HTTP changes")
-    parser.add_argument("--prefetch", type=int, default=10, help="[consumer] prefetch_count")
+    parser.add_argument("--prefetch", type=int, default=100, help="[consumer] prefetch_count")
+    parser.add_argument("--batch-size", type=int, default=50, help="[consumer] batch_size")
     parser.add_argument("--workers", type=int, default=1, help="ctsd serve --workers")
     args = parser.parse_args()
 
@@ -351,7 +355,7 @@ def main() -> None:
     unique = uuid.uuid4().hex[:8]
     database, prefix, queue = f"cts_bench_{unique}", f"b{unique}.cts.", f"ctsd-bench-{unique}"
     workdir = Path(tempfile.mkdtemp(prefix="ctsd-bus-bench-"))
-    write_config(workdir / "ctsd.toml", unique, args.prefetch)
+    write_config(workdir / "ctsd.toml", unique, args.prefetch, args.batch_size)
     admin(f'CREATE DATABASE "{database}"')
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CTSD_")},

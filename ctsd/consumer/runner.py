@@ -1,6 +1,9 @@
-"""The consume loop: one delivery at a time, through the command bus, then ack.
+"""The consume loop: deliveries in batches, through the command bus, then ack.
 
-Outcomes of a delivery:
+Whatever deliveries are waiting (up to `[consumer] batch_size`) are applied in order in
+one transaction (`CommandBus.execute_batch`) and acknowledged together after its
+commit. If any of them fails, that transaction is undone and the batch's messages are
+applied one per transaction instead, so each gets its own outcome:
 - its command commits (or it was already processed, or CTS has no use for it): ack;
 - it can never succeed (bad JSON or schema, refused, unknown compose, a bug): publish
   it to the dead-letter queue `<queue>.dead-letter` with the reason in headers, then
@@ -18,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from pika.spec import BasicProperties
@@ -25,10 +29,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 from tenacity.wait import wait_base
 
+from ctsd.amqp import AmqpChannel, AmqpError, Delivery
+from ctsd.auth.errors import AuthUnavailable
+from ctsd.auth.groups import group_resolver_from
 from ctsd.config import Settings
-from ctsd.consumer.amqp import AmqpChannel, AmqpError, Delivery
 from ctsd.consumer.inputs import InputTopics, Intent, Refused, decode_body, intent_for
-from ctsd.service import CommandBus
+from ctsd.service import BusCommand, CommandBus
 from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -46,8 +52,9 @@ _OUTAGE_SQLSTATE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
 
 
 def is_outage(exc: BaseException) -> bool:
-    """True for failures that say nothing about the message: the database is away."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+    """True for failures that say nothing about the message: the database, or the
+    directory that says which groups a sender is in, is away."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, AuthUnavailable)):
         return True
     if not isinstance(exc, DBAPIError):
         return False
@@ -72,7 +79,10 @@ class Consumer:
         self.topics = InputTopics.from_settings(settings)
         self.queue = settings.consumer_queue
         self.dead_letter_queue = f"{self.queue}.dead-letter"
+        self.batch_size = max(1, min(settings.consumer_batch_size, settings.consumer_prefetch))
         self.outage_wait = outage_wait or wait_exponential(multiplier=0.5, max=30)
+        # Senders get their groups as HTTP callers do ([auth.groups], LDAP).
+        self.groups = group_resolver_from(settings)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, reconnecting to the broker as needed."""
@@ -109,16 +119,17 @@ class Consumer:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while True:
-                got, delivery = await _unless(channel.deliveries.get(), stopping)
+                got, first = await _unless(channel.deliveries.get(), stopping)
                 if not got:
                     return
-                if delivery is None:
+                if first is None:
                     raise AmqpError(channel.closed.result())
-                handled, _ = await _unless(self.handle(channel, delivery), stopping,
+                batch = [first, *_waiting(channel.deliveries, self.batch_size - 1)]
+                handled, _ = await _unless(self.handle_batch(channel, batch), stopping,
                                            channel.closed)
-                # Stopped or disconnected mid-message, it was cancelled. That is safe: an
+                # Stopped or disconnected mid-batch, it was cancelled. That is safe: an
                 # uncommitted transaction rolls back, and a committed one is recognised
-                # by its message id when the broker redelivers the message.
+                # by its message ids when the broker redelivers the messages.
                 if not handled and channel.closed.done():
                     raise AmqpError(channel.closed.result())
                 if not handled:
@@ -126,18 +137,72 @@ class Consumer:
         finally:
             stopping.cancel()
 
-    async def handle(self, channel: AmqpChannel, delivery: Delivery) -> None:
-        """Run one delivery to its end: committed, ignored or dead-lettered; then ack."""
+    async def handle_batch(self, channel: AmqpChannel, batch: list[Delivery]) -> None:
+        """Run deliveries to their end (committed, ignored or dead-lettered), then ack
+        them all at once. They came in this order on this channel, so acknowledging
+        the last one with `multiple` acknowledges exactly these. Dead letters keep the
+        order the messages came in."""
+        plans = [await self._plan(delivery) for delivery in batch]
+        runnable = [(delivery, plan) for delivery, plan in zip(batch, plans, strict=True)
+                    if isinstance(plan, BusCommand)]
+        together = len(runnable) > 1 and await self._execute_together(runnable)
+        for delivery, plan in zip(batch, plans, strict=True):
+            if isinstance(plan, Refused):
+                await self._dead_letter(channel, delivery, message_key(delivery), plan)
+            elif isinstance(plan, BusCommand) and not together:
+                await self._apply_alone(channel, delivery, plan)
+        channel.ack(batch[-1].tag, multiple=True)
+
+    async def _plan(self, delivery: Delivery) -> BusCommand | Refused | None:
+        """The command a delivery asks for, why it is refused, or None: nothing to do."""
         key = message_key(delivery)
         try:
             intent = self._intent(delivery, key)
-            if intent is None:
-                log.info("message %s on %s: nothing to do", key, delivery.routing_key)
-            else:
-                await self._execute(intent, key, delivery.routing_key)
         except Refused as refusal:
-            await self._dead_letter(channel, delivery, key, refusal)
-        channel.ack(delivery.tag)
+            return refusal
+        if intent is None:
+            log.info("message %s on %s: nothing to do", key, delivery.routing_key)
+            return None
+        try:
+            groups = await self.groups.groups_for(intent.actor.username)
+        except AuthUnavailable:
+            # The directory is away: wait for it, as for the database.
+            async for attempt in self._outage_retrying():
+                with attempt:
+                    groups = await self.groups.groups_for(intent.actor.username)
+        return BusCommand(intent.command, replace(intent.actor, groups=groups), key)
+
+    async def _apply_alone(self, channel: AmqpChannel, delivery: Delivery,
+                           item: BusCommand) -> None:
+        try:
+            await self._execute(item, delivery.routing_key)
+        except Refused as refusal:
+            await self._dead_letter(channel, delivery, item.message_id, refusal)
+
+    async def _execute_together(self, runnable: list[tuple[Delivery, BusCommand]]) -> bool:
+        """Apply the batch in one transaction; False if any message of it failed (then
+        nothing of it was kept)."""
+        items = [item for _, item in runnable]
+        try:
+            async for attempt in self._outage_retrying():
+                with attempt:
+                    outcomes = await self.bus.execute_batch(items)
+        except Exception as exc:
+            log.info("a batch of %d messages failed (%s: %s); applying them one by one",
+                     len(items), type(exc).__name__, exc)
+            return False
+        # Each message at DEBUG: at bus rates a line per message would exceed journald's
+        # default rate limit (10,000 lines in 30 s) and lose lines. The batch is logged
+        # at INFO, each dead letter at WARNING, and history and outbox keep every effect.
+        for (delivery, item), outcome in zip(runnable, outcomes, strict=True):
+            _log_applied(item, delivery.routing_key, outcome.replayed, logging.DEBUG)
+        replayed = sum(outcome.replayed for outcome in outcomes)
+        log.info("applied a batch of %d messages (%d already processed)", len(items), replayed)
+        return True
+
+    def _outage_retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(retry=retry_if_exception(is_outage), wait=self.outage_wait,
+                             before_sleep=_log_outage, reraise=True)
 
     def _intent(self, delivery: Delivery, key: str) -> Intent | None:
         try:
@@ -151,13 +216,12 @@ class Consumer:
             log.exception("message %s on %s: cannot read it", key, delivery.routing_key)
             raise Refused(500, "internal error", f"{type(exc).__name__}: {exc}") from exc
 
-    async def _execute(self, intent: Intent, key: str, routing_key: str) -> None:
-        retrying = AsyncRetrying(retry=retry_if_exception(is_outage), wait=self.outage_wait,
-                                 before_sleep=_log_outage, reraise=True)
+    async def _execute(self, item: BusCommand, routing_key: str) -> None:
+        key = item.message_id
         try:
-            async for attempt in retrying:
+            async for attempt in self._outage_retrying():
                 with attempt:
-                    outcome = await self.bus.execute(intent.command, intent.actor,
+                    outcome = await self.bus.execute(item.command, item.actor,
                                                      in_reply_to=key, message_id=key)
         except CommandError as exc:
             reason = _REASONS.get(exc.status, "invalid input")
@@ -167,9 +231,7 @@ class Consumer:
             # message would stop the whole queue behind it.
             log.exception("message %s on %s failed", key, routing_key)
             raise Refused(500, "internal error", f"{type(exc).__name__}: {exc}") from exc
-        what = "already processed" if outcome.replayed else "committed"
-        log.info("message %s on %s (%s as %s): %s", key, routing_key,
-                 type(intent.command).__name__, intent.actor.username, what)
+        _log_applied(item, routing_key, outcome.replayed)
 
     async def _dead_letter(self, channel: AmqpChannel, delivery: Delivery, key: str,
                            refusal: Refused) -> None:
@@ -220,6 +282,32 @@ async def _unless(awaitable: Any, *interrupts: asyncio.Future[Any]) -> tuple[boo
     with contextlib.suppress(asyncio.CancelledError, AmqpError):
         await task
     return False, None
+
+
+def _waiting(deliveries: asyncio.Queue[Delivery | None], limit: int) -> list[Delivery]:
+    """Up to `limit` deliveries that are already here, without waiting for more.
+
+    A None (the channel closed) stays in the queue for the loop to find after this batch.
+    """
+    taken: list[Delivery] = []
+    while len(taken) < limit:
+        try:
+            delivery = deliveries.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        if delivery is None:
+            # Nothing can follow a None, so putting it back keeps it last.
+            deliveries.put_nowait(None)
+            break
+        taken.append(delivery)
+    return taken
+
+
+def _log_applied(item: BusCommand, routing_key: str, replayed: bool,
+                 level: int = logging.INFO) -> None:
+    what = "already processed" if replayed else "committed"
+    log.log(level, "message %s on %s (%s as %s): %s", item.message_id, routing_key,
+             type(item.command).__name__, item.actor.username, what)
 
 
 def _log_outage(state: RetryCallState) -> None:

@@ -1,21 +1,19 @@
-"""Publishing to RabbitMQ with publisher confirms, from asyncio.
+"""Publishing outbox batches to RabbitMQ with publisher confirms.
 
-pika's BlockingConnection is simple and well tested but blocking and not thread-safe,
-so every call on it runs in one dedicated worker thread: asyncio code awaits it, and
-no two calls ever touch the connection at once.
+One connection and confirm-mode channel (ctsd.amqp) on the relay's event loop, opened
+on first use and dropped on any failure; the relay's backoff decides when to try again.
+A batch is sent whole before its confirms are awaited (`publish_batch`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 import pika
 import pika.exceptions
 
+from ctsd.amqp import AmqpChannel, AmqpError, Outgoing
 from ctsd.relay.wire import Envelope
 
 log = logging.getLogger(__name__)
@@ -24,106 +22,111 @@ log = logging.getLogger(__name__)
 # with a traceback, once per retry while the broker is down; the relay reports the
 # outage itself, in one line per attempt.
 logging.getLogger("pika").setLevel(logging.WARNING)
-for _noisy in ("pika.adapters.blocking_connection", "pika.adapters.utils.connection_workflow",
-               "pika.adapters.utils.io_services_utils"):
+for _noisy in ("pika.adapters.asyncio_connection", "pika.adapters.utils.connection_workflow",
+               "pika.adapters.utils.io_services_utils", "pika.adapters.base_connection"):
     logging.getLogger(_noisy).setLevel(logging.CRITICAL)
-
-T = TypeVar("T")
 
 # Without these a broker that stops answering (memory alarm, half-open TCP) would hang
 # the relay, and its claimed rows with it, forever.
 BLOCKED_CONNECTION_TIMEOUT = 60.0
 SOCKET_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 15.0
+CONFIRM_TIMEOUT = 30.0
 
 
 class BrokerError(Exception):
     """Publishing failed; the message may or may not have arrived. Retry later."""
 
 
+# Per envelope: True confirmed and routed, False confirmed but no queue is bound to its
+# topic (normal on a topic exchange nobody subscribed to yet), or why it failed.
+BatchResult = bool | BrokerError
+
+
 class AmqpPublisher:
-    """One connection and confirm-mode channel to the broker, opened on first use."""
+    """Publishes envelopes to one exchange; `close()` when done."""
 
     def __init__(self, amqp_url: str, exchange: str) -> None:
         self._url = amqp_url
         self._exchange = exchange
-        self._connection: pika.BlockingConnection | None = None
-        self._channel: pika.adapters.blocking_connection.BlockingChannel | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctsd-amqp")
+        self._channel: AmqpChannel | None = None
 
     async def publish(self, envelope: Envelope) -> bool:
-        """Publish and wait for the broker's confirm. False: no queue was bound to it.
+        """Publish one and wait for its confirm (see publish_batch); raise BrokerError."""
+        [result] = await self.publish_batch([envelope])
+        if isinstance(result, BrokerError):
+            raise result
+        return result
 
-        Raises BrokerError when the broker refused it (nack) or the connection failed.
+    async def publish_batch(self, envelopes: list[Envelope]) -> list[BatchResult]:
+        """Publish all, then wait for their confirms: one result per envelope, in order.
+
+        A failed connection fails every envelope not yet confirmed and is dropped; the
+        next call reconnects.
         """
-        return await self._in_thread(self._publish, envelope)
+        try:
+            channel = await self._open()
+            outgoing = [Outgoing(self._exchange, e.routing_key, e.body, e.properties)
+                        for e in envelopes]
+            results = await asyncio.wait_for(channel.publish_many(outgoing),
+                                             timeout=CONFIRM_TIMEOUT)
+        except (AmqpError, TimeoutError, OSError) as exc:
+            await self._disconnect()
+            error = BrokerError(describe(exc))
+            return [error] * len(envelopes)
+        if any(isinstance(result, AmqpError) for result in results):
+            await self._disconnect()
+        return [BrokerError(describe(result)) if isinstance(result, AmqpError) else result
+                for result in results]
 
     async def keepalive(self) -> None:
-        """Let pika answer heartbeats while idle; a dead connection is dropped quietly."""
-        await self._in_thread(self._keepalive)
+        """Drop a connection the broker has closed, so the next batch starts afresh
+        (pika's asyncio adapter answers heartbeats by itself)."""
+        if self._channel is not None and self._channel.closed.done():
+            log.info("outbox relay lost its broker connection: %s",
+                     self._channel.closed.result())
+            await self._disconnect()
 
     async def close(self) -> None:
-        await self._in_thread(self._disconnect)
-        self._thread.shutdown(wait=False)
+        await self._disconnect()
 
-    async def _in_thread(self, func: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, func, *args)
-
-    def _publish(self, envelope: Envelope) -> bool:
-        try:
-            channel = self._channel or self._connect()
-            channel.basic_publish(self._exchange, envelope.routing_key, envelope.body,
-                                  envelope.properties, mandatory=True)
-        except pika.exceptions.UnroutableError:
-            # Confirmed, but no queue is bound to this topic: normal on a topic exchange
-            # (nobody subscribed yet). Retrying would not change that.
-            return False
-        except pika.exceptions.NackError as exc:
-            self._disconnect()
-            raise BrokerError(f"broker refused {envelope.routing_key}: {exc}") from exc
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            self._disconnect()
-            raise BrokerError(describe(exc)) from exc
-        return True
-
-    def _connect(self) -> pika.adapters.blocking_connection.BlockingChannel:
+    async def _open(self) -> AmqpChannel:
+        if self._channel is not None and not self._channel.closed.done():
+            return self._channel
+        await self._disconnect()
         params = pika.URLParameters(self._url)
-        # The relay does its own backoff; pika's connection_attempts would block inside it.
+        # The relay does its own backoff; pika's connection_attempts would wait inside it.
         params.connection_attempts = 1
         if params.blocked_connection_timeout is None:
             params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT
         params.socket_timeout = min(params.socket_timeout or SOCKET_TIMEOUT, SOCKET_TIMEOUT)
         params.client_properties = {"connection_name": "ctsd outbox relay",
                                     **(params.client_properties or {})}
-        self._connection = pika.BlockingConnection(params)
-        channel = self._connection.channel()
-        channel.confirm_delivery()
-        # A passive declare fails loudly (404) here, at connect, if the exchange is
-        # misconfigured, instead of as a channel close in the middle of a batch.
-        channel.exchange_declare(self._exchange, passive=True)
+        channel = await asyncio.wait_for(AmqpChannel.open(params), timeout=CONNECT_TIMEOUT)
+        try:
+            # A passive declare fails loudly (404) here, at connect, if the exchange is
+            # misconfigured, instead of as a channel close in the middle of a batch.
+            await channel.declare_exchange_exists(self._exchange)
+        except BaseException:
+            await channel.close()
+            raise
         self._channel = channel
         log.info("outbox relay connected to %s", params.host)
         return channel
 
-    def _keepalive(self) -> None:
-        if self._connection is None:
-            return
-        try:
-            self._connection.process_data_events(time_limit=0)
-        except (pika.exceptions.AMQPError, OSError) as exc:
-            log.info("outbox relay lost its broker connection: %s", exc)
-            self._disconnect()
-
-    def _disconnect(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
+    async def _disconnect(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
             try:
-                connection.close()
-            except (pika.exceptions.AMQPError, OSError):
+                await channel.close()
+            except (AmqpError, pika.exceptions.AMQPError, OSError):
                 log.debug("closing a broken broker connection failed", exc_info=True)
 
 
 def describe(exc: BaseException) -> str:
     """One line for the log and the outbox's last_error."""
+    if isinstance(exc, TimeoutError):
+        return "the broker did not answer in time"
     if str(exc):
         return f"{type(exc).__name__}: {exc}"
     # pika's connection errors have an empty str(); their repr carries the reason.

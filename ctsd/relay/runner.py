@@ -87,28 +87,52 @@ class OutboxRelay:
         return total
 
     async def _publish(self, claim: Claim) -> None:
-        waiting: set[str] = set()  # composes with a row held back: the rest must wait too
-        for row in claim.rows:
-            if row.ordering_key in waiting:
+        """Publish the claimed rows in rounds: each round sends the oldest waiting row of
+        every compose as one pipelined batch, then waits for the confirms.
+
+        At most one row per compose is ever in flight, so a refused or lost row holds
+        back the later rows of its compose (they go only after it) and nothing else.
+        """
+        waiting = list(claim.rows)
+        held: set[str] = set()  # composes with a row that failed: the rest must wait
+        while waiting:
+            round_rows, waiting = _one_per_compose(waiting, held)
+            if not round_rows:
+                return
+            envelopes = self._envelopes(claim, round_rows, held)
+            if not envelopes:
                 continue
+            results = await self._publisher.publish_batch([e for _, e in envelopes])
+            failure = None
+            for (row, _), result in zip(envelopes, results, strict=True):
+                if isinstance(result, BrokerError):
+                    claim.failed(row, str(result))
+                    failure = result
+                    if row.ordering_key is not None:
+                        held.add(row.ordering_key)
+                    continue
+                claim.sent(row)
+                STATS.published += 1
+                if not result:
+                    log.info("no queue is bound for %s; message %s published unrouted",
+                             row.topic, row.message_id)
+            if failure is not None:
+                raise failure
+
+    def _envelopes(self, claim: Claim, rows: list[OutboxRow],
+                   held: set[str]) -> list[tuple[OutboxRow, Envelope]]:
+        envelopes = []
+        for row in rows:
             try:
                 envelope = envelope_for(row)
             except InvalidMessage as exc:
                 self._report_invalid(claim, row, exc)
                 if row.ordering_key is not None:
-                    waiting.add(row.ordering_key)
+                    held.add(row.ordering_key)
                 continue
             self._warn_if_schemaless(envelope)
-            try:
-                routed = await self._publisher.publish(envelope)
-            except BrokerError as exc:
-                claim.failed(row, str(exc))
-                raise
-            claim.sent(row)
-            STATS.published += 1
-            if not routed:
-                log.info("no queue is bound for %s; message %s published unrouted",
-                         row.topic, row.message_id)
+            envelopes.append((row, envelope))
+        return envelopes
 
     def _warn_if_schemaless(self, envelope: Envelope) -> None:
         # Published all the same (a new kind of change must not wait for its schema),
@@ -141,6 +165,26 @@ class OutboxRelay:
                 with attempt:
                     await self.drain(stop)
         # Only a stop ends the retrying early; the error was logged by _log_retry.
+
+
+def _one_per_compose(rows: list[OutboxRow], held: set[str]
+                     ) -> tuple[list[OutboxRow], list[OutboxRow]]:
+    """Split rows (oldest first) into this round's (the first of each compose that is
+    not held back; every row without a compose) and the rest (minus held composes')."""
+    this_round: list[OutboxRow] = []
+    later: list[OutboxRow] = []
+    in_round: set[str] = set()
+    for row in rows:
+        key = row.ordering_key
+        if key is not None and key in held:
+            continue
+        if key is None or key not in in_round:
+            this_round.append(row)
+            if key is not None:
+                in_round.add(key)
+        else:
+            later.append(row)
+    return this_round, later
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -31,8 +31,8 @@ from tests.e2e.broker import BROKER_USER, DurableQueue, PrivateBroker
 from tests.e2e.bus import BusNames, Consumers, Publisher, dead_letters, queue_depth, write_config
 from tests.e2e.change_load import ChangeLoad, Targets, check_answers, check_messages
 from tests.e2e.conftest import ServerFactory, query
-from tests.integration.test_consumer import FEDORA_ELN, ORACLE_JAVA, fixture
-from tests.integration.test_consumer import compose_info as fixture_compose_info
+from tests.integration.consumer_harness import FEDORA_ELN, ORACLE_JAVA, fixture
+from tests.integration.consumer_harness import compose_info as fixture_compose_info
 from tests.relaying import ADMIN, AMQP_URL, BoundQueue, Received, command_bus
 
 pytestmark = pytest.mark.e2e

@@ -143,8 +143,8 @@ async def test_metrics_count_published_rows_and_processed_messages(client, datab
 
 
 class ConfirmingBroker:
-    async def publish(self, envelope: Envelope) -> bool:
-        return True
+    async def publish_batch(self, envelopes: list[Envelope]) -> list[bool]:
+        return [True] * len(envelopes)
 
     async def keepalive(self) -> None:
         pass

@@ -48,14 +48,22 @@ class MemoryOutbox:
 class MemoryBroker:
     def __init__(self, fail_at: int | None = None, routed: bool = True) -> None:
         self.published: list[Envelope] = []
+        self.batches: list[int] = []
         self.fail_at = fail_at
         self.routed = routed
 
-    async def publish(self, envelope: Envelope) -> bool:
-        if self.fail_at is not None and len(self.published) == self.fail_at:
-            raise BrokerError("connection reset")
-        self.published.append(envelope)
-        return self.routed
+    async def publish_batch(self, envelopes: list[Envelope]) -> list[bool | BrokerError]:
+        """Like a connection that breaks at the fail_at-th message: that one and every
+        later one of the batch fail."""
+        self.batches.append(len(envelopes))
+        results: list[bool | BrokerError] = []
+        for envelope in envelopes:
+            if self.fail_at is not None and len(self.published) >= self.fail_at:
+                results.append(BrokerError("connection reset"))
+                continue
+            self.published.append(envelope)
+            results.append(self.routed)
+        return results
 
     def ids(self) -> list[str]:
         return [e.properties.message_id for e in self.published]
@@ -77,12 +85,36 @@ def relay(outbox: MemoryOutbox, broker: MemoryBroker, batch_size: int = 100) -> 
     return OutboxRelay(outbox, broker, wakeup=None, batch_size=batch_size)  # type: ignore[arg-type]
 
 
+def per_compose(envelopes: list[Envelope]) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = {}
+    for envelope in envelopes:
+        compose = envelope.message.body["compose"]["compose_info"]["payload"]["compose"]["id"]
+        order.setdefault(compose, []).append(envelope.properties.message_id)
+    return order
+
+
+def ids_by_compose(rows: list[OutboxRow]) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = {}
+    for row in rows:
+        order.setdefault(row.ordering_key, []).append(row.message_id)
+    return order
+
+
 async def test_drain_publishes_everything_in_order_across_batches():
     rows = make_rows("A", "B", "A", "C", "A")
     outbox, broker = MemoryOutbox(rows), MemoryBroker()
     assert await relay(outbox, broker, batch_size=2).drain() == 5
-    assert broker.ids() == [row.message_id for row in rows]
-    assert outbox.sent == [1, 2, 3, 4, 5]
+    assert per_compose(broker.published) == ids_by_compose(rows)
+    assert sorted(outbox.sent) == [1, 2, 3, 4, 5]
+
+
+async def test_one_row_per_compose_is_in_flight_at_a_time():
+    rows = make_rows("A", "A", "B", "C", "A", "B")
+    outbox, broker = MemoryOutbox(rows), MemoryBroker()
+    assert await relay(outbox, broker).drain() == 6
+    # Rounds: the first of A, B, C together; then A and B; then A.
+    assert broker.batches == [3, 2, 1]
+    assert per_compose(broker.published) == ids_by_compose(rows)
 
 
 async def test_broker_failure_keeps_confirmed_rows_and_retries_the_rest_with_same_ids():
@@ -90,12 +122,14 @@ async def test_broker_failure_keeps_confirmed_rows_and_retries_the_rest_with_sam
     outbox, broker = MemoryOutbox(rows), MemoryBroker(fail_at=2)
     with pytest.raises(BrokerError):
         await relay(outbox, broker).drain()
-    assert outbox.sent == [1, 2]
-    assert outbox.errors == {3: "connection reset"}
+    # Round one (rows 1 and 4) was confirmed; round two (row 2) failed, and row 3
+    # never went, as it waits for row 2.
+    assert sorted(outbox.sent) == [1, 4]
+    assert outbox.errors == {2: "connection reset"}
 
     broker.fail_at = None
     assert await relay(outbox, broker).drain() == 2
-    assert broker.ids() == [row.message_id for row in rows]
+    assert per_compose(broker.published) == ids_by_compose(rows)
 
 
 async def test_invalid_row_holds_back_its_compose_only():

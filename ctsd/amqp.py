@@ -1,9 +1,14 @@
 """One RabbitMQ connection and channel on the running asyncio loop, with awaitable calls.
 
-pika's asyncio adapter is callback based; this wraps the few calls the consumer needs
-as coroutines. It runs on the same loop as the command handlers, so heartbeats keep
-flowing while a handler waits for the database. When the channel or connection
-closes, every pending call fails with `AmqpError` and `deliveries` yields None.
+pika's asyncio adapter is callback based; this wraps the few calls the consumer and the
+outbox relay need as coroutines. It runs on the same loop as the command handlers, so
+heartbeats keep flowing while a handler waits for the database. When the channel or
+connection closes, every pending call fails with `AmqpError` and `deliveries` yields
+None.
+
+The channel is in confirm mode. `publish_many` sends a whole batch before waiting: the
+broker confirms by delivery tag (1, 2, ... per channel, in publish order), often several
+at once, so a batch costs about one round trip instead of one per message.
 """
 
 from __future__ import annotations
@@ -29,6 +34,22 @@ class PublishFailed(AmqpError):
 
 
 @dataclass(frozen=True)
+class Outgoing:
+    """One message to publish (with `mandatory`: the broker returns it if unroutable)."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: BasicProperties
+    mandatory: bool = True
+
+
+# The outcome of one publish: True confirmed and routed, False confirmed but no queue
+# was bound to it (only with mandatory), or the error (nacked, connection lost).
+PublishResult = bool | AmqpError
+
+
+@dataclass(frozen=True)
 class Delivery:
     tag: int
     exchange: str
@@ -47,27 +68,30 @@ class AmqpChannel:
         self._channel: Channel | None = None
         self._pending: set[asyncio.Future[Any]] = set()
         self._publish_lock = asyncio.Lock()
-        self._returned: str | None = None
-        self._confirm: asyncio.Future[Any] | None = None
+        # Confirm mode numbers publishes 1, 2, ... per channel: what each one waits on.
+        self._last_tag = 0
+        self._unconfirmed: dict[int, tuple[asyncio.Future[bool], str | None]] = {}
+        self._returned: set[str | None] = set()
         self.deliveries: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self.closed: asyncio.Future[str] = loop.create_future()
         self._connection_gone: asyncio.Future[None] = loop.create_future()
 
     @classmethod
-    async def open(cls, url: str) -> AmqpChannel:
+    async def open(cls, url: str | pika.URLParameters) -> AmqpChannel:
         self = cls(asyncio.get_running_loop())
         try:
-            await self._connect(url)
+            await self._connect(url if isinstance(url, pika.URLParameters)
+                                else pika.URLParameters(url))
             await self._open_channel()
         except BaseException:
             await self.close()
             raise
         return self
 
-    async def _connect(self, url: str) -> None:
+    async def _connect(self, parameters: pika.URLParameters) -> None:
         opened = self._future()
         self._connection = AsyncioConnection(
-            pika.URLParameters(url),
+            parameters,
             on_open_callback=lambda _conn: _settle(opened, None),
             on_open_error_callback=lambda _conn, exc: self._on_connection_gone(
                 f"cannot connect to the broker: {exc!r}"),
@@ -92,6 +116,10 @@ class AmqpChannel:
             lambda _frame: self._on_closed("the broker cancelled the consumer"))
         await self._call(channel.confirm_delivery, self._on_confirm)
 
+    async def declare_exchange_exists(self, name: str) -> None:
+        """Fail (the broker closes the channel: AmqpError) unless the exchange exists."""
+        await self._call(self._open().exchange_declare, name, passive=True)
+
     async def declare_queue(self, name: str) -> None:
         await self._call(self._open().queue_declare, name, durable=True)
 
@@ -108,18 +136,43 @@ class AmqpChannel:
 
     async def publish(self, exchange: str, routing_key: str, body: bytes,
                       properties: BasicProperties, *, mandatory: bool = True) -> None:
-        """Publish and wait for the broker's confirm; raise PublishFailed if refused."""
-        async with self._publish_lock:  # one at a time: the confirm is then for this one
-            self._returned = None
-            self._confirm = self._future()
-            self._open().basic_publish(exchange, routing_key, body, properties, mandatory)
-            await self._confirm
-            if self._returned is not None:
-                raise PublishFailed(f"{routing_key!r} not routed: {self._returned}")
+        """Publish and wait for the broker's confirm; raise PublishFailed if it was
+        refused or (with mandatory) no queue took it."""
+        [result] = await self.publish_many(
+            [Outgoing(exchange, routing_key, body, properties, mandatory)])
+        if isinstance(result, AmqpError):
+            raise result
+        if not result:
+            raise PublishFailed(f"{routing_key!r} not routed")
 
-    def ack(self, delivery_tag: int) -> None:
+    async def publish_many(self, messages: list[Outgoing]) -> list[PublishResult]:
+        """Publish all, then wait for every confirm; one result per message, in order.
+
+        Unroutable messages are recognised by their message_id when the broker returns
+        them, so give each mandatory message a distinct one.
+        """
+        async with self._publish_lock:  # one batch at a time: returns are then ours
+            self._returned.clear()
+            waiting = []
+            channel = self._open()
+            for message in messages:
+                confirmed: asyncio.Future[bool] = self._future()
+                self._last_tag += 1
+                self._unconfirmed[self._last_tag] = (confirmed, message.properties.message_id)
+                waiting.append(confirmed)
+                try:
+                    channel.basic_publish(message.exchange, message.routing_key, message.body,
+                                          message.properties, message.mandatory)
+                except pika.exceptions.AMQPError as exc:
+                    self._on_closed(f"cannot publish: {exc!r}")
+            results = await asyncio.gather(*waiting, return_exceptions=True)
+        return [result if isinstance(result, bool | AmqpError) else AmqpError(repr(result))
+                for result in results]
+
+    def ack(self, delivery_tag: int, *, multiple: bool = False) -> None:
+        """Acknowledge one delivery, or with `multiple` every one up to this tag."""
         try:
-            self._open().basic_ack(delivery_tag)
+            self._open().basic_ack(delivery_tag, multiple=multiple)
         except pika.exceptions.AMQPError as exc:
             raise AmqpError(f"cannot acknowledge: {exc!r}") from exc
 
@@ -160,18 +213,24 @@ class AmqpChannel:
                                             bool(method.redelivered)))
 
     def _on_confirm(self, frame: Any) -> None:
-        if self._confirm is None:
-            return
-        if isinstance(frame.method, Basic.Nack):
-            _fail(self._confirm, PublishFailed("broker nacked the message"))
-        else:
-            _settle(self._confirm, None)
+        method = frame.method
+        tags = ([tag for tag in self._unconfirmed if tag <= method.delivery_tag]
+                if method.multiple else [method.delivery_tag])
+        for tag in tags:
+            entry = self._unconfirmed.pop(tag, None)
+            if entry is None:
+                continue
+            confirmed, message_id = entry
+            if isinstance(method, Basic.Nack):
+                _fail(confirmed, PublishFailed("broker nacked the message"))
+            else:
+                _settle(confirmed, message_id not in self._returned)
 
-    def _on_return(self, _channel: Channel, method: Basic.Return,
-                   _properties: BasicProperties, _body: bytes) -> None:
+    def _on_return(self, _channel: Channel, _method: Basic.Return,
+                   properties: BasicProperties, _body: bytes) -> None:
         # With mandatory publishing the broker returns an unroutable message before it
-        # confirms it, so this lands before `publish` looks.
-        self._returned = f"{method.reply_code} {method.reply_text}"
+        # confirms it, so this lands before its confirm is looked at.
+        self._returned.add(properties.message_id)
 
     def _on_connection_gone(self, why: str) -> None:
         _settle(self._connection_gone, None)

@@ -23,21 +23,36 @@ setup(
         "fedora-messaging>=3.4",
         "pika>=1.3",
         "tenacity>=8",
+        # The relay checks every outbox body against its schema: compiled validators.
+        "fastjsonschema>=2.19",
         "prometheus-client>=0.20",
         "swagger-ui-bundle>=1.1",
+        # Authentication (ctsd.auth): OIDC token verification, LDAP groups, certificates.
+        "PyJWT[crypto]>=2.10",
+        "ldap3>=2.9",
+        "cryptography>=42",
+        "requests>=2.28",  # the `cts` user CLI (ctsd/cts_cli/)
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",
                  "openapi-spec-validator>=0.7"],
+        # `cts --kerberos`: SPNEGO through the front proxy; imported only when asked for.
+        "kerberos": ["requests-gssapi>=1.2"],
     },
     entry_points={
-        "console_scripts": ["ctsd=ctsd.cli:main"],
+        "console_scripts": ["ctsd=ctsd.cli:main", "cts=ctsd.cts_cli.main:main"],
         "fedora.messages": [
             "cts.compose.created=schemas.published:ComposeCreatedV1",
             "cts.compose.tagged=schemas.published:ComposeTaggedV1",
             "cts.compose.untagged=schemas.published:ComposeUntaggedV1",
             "cts.compose.changed=schemas.published:ComposeChangedV1",
             "cts.compose.removed=schemas.published:ComposeRemovedV1",
+            "cts.compose.promotion_requested=schemas.published:ComposePromotionRequestedV1",
+            "cts.compose.promoted=schemas.published:ComposePromotedV1",
+            "cts.compose.promotion_rejected=schemas.published:ComposePromotionRejectedV1",
+            "cts.compose.promotion_withdrawn=schemas.published:ComposePromotionWithdrawnV1",
+            "cts.compose.promotion_reminder=schemas.published:ComposePromotionReminderV1",
+            "cts.compose.removal_requested=schemas.published:ComposeRemovalRequestedV1",
             "cts.request.import=schemas.requests:ImportRequestV1",
             "cts.request.tag=schemas.requests:TagRequestV1",
             "cts.request.untag=schemas.requests:UntagRequestV1",

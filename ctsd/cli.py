@@ -9,21 +9,29 @@ import ipaddress
 import json
 import logging
 import multiprocessing
+import ssl
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import uvloop
 from aiohttp import web
 
 from ctsd.api.app import create_app, roles_from
+from ctsd.auth.tls import server_ssl_context
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
 from ctsd.db.engine import create_engine
 from ctsd.relay import run_relay_command
 from ctsd.service import CommandBus
-from handlers.commands import TAG_PERMISSION_ACTIONS, ChangeTagPermission, CreateTag
+from handlers.commands import (
+    TAG_PERMISSION_ACTIONS,
+    ChangeTagPermission,
+    CreateTag,
+    EnsureLadderTags,
+)
 from handlers.errors import CommandError
 from handlers.identity import Actor
 
@@ -43,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-noauth-on-network", action="store_true",
                        help="serve the noauth backend (everyone is an admin) on a "
                        "non-loopback address anyway")
+    serve.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
+    serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    serve.add_argument("--tls-client-ca", help="PEM CA bundle: ask clients for a "
+                       "certificate and verify it against these CAs (auth backend cert)")
 
     db = sub.add_parser("db", help="schema migrations").add_subparsers(dest="db_command",
                                                                         required=True)
@@ -67,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         perm.add_argument("tag")
         perm.add_argument("--user")
         perm.add_argument("--group")
+    tag.add_parser("create-ladder", help="create the missing <state> and <state>-requested "
+                   "tags of [workflow] ladder, so taggers can be granted on them")
     return parser
 
 
@@ -79,8 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ctsd: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return serve(settings, args.host, args.port, args.workers,
-                     allow_noauth_on_network=args.allow_noauth_on_network)
+        return _serve_command(settings, args)
     if args.command == "db":
         if args.db_command == "upgrade":
             migrate.upgrade(settings, args.revision)
@@ -92,6 +105,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "consume":
         return consume_forever(settings)
     return asyncio.run(_tag_command(settings, args))
+
+
+def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        settings = with_tls_options(settings, args)
+    except (ConfigError, OSError, ssl.SSLError) as exc:
+        print(f"ctsd: TLS configuration error: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings, args.host, args.port, args.workers,
+                 allow_noauth_on_network=args.allow_noauth_on_network)
 
 
 def serve(settings: Settings, host: str | None, port: int | None, workers: int | None, *,
@@ -119,6 +142,21 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     return max(process.exitcode or 0 for process in processes)
 
 
+def with_tls_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Settings with the --tls-* options applied; the files are loaded once to check them."""
+    overrides = {name: value for name in ("tls_cert", "tls_key", "tls_client_ca")
+                 if (value := getattr(args, name)) is not None}
+    settings = replace(settings, **overrides)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("a TLS certificate needs its key, and a key its certificate")
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+    if "cert" in settings.auth_backends and not settings.tls_client_ca:
+        raise ConfigError("the cert backend needs a client CA (--tls-client-ca)")
+    server_ssl_context(settings)
+    return settings
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -133,6 +171,7 @@ def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> N
     # I/O to clients and to PostgreSQL.
     try:
         web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
+                    ssl_context=server_ssl_context(settings),
                     access_log=None, print=lambda line: log.info("%s", line),
                     loop=uvloop.new_event_loop())
     except OSError as exc:
@@ -147,6 +186,8 @@ async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:
     command: Any
     if args.tag_command == "create":
         command = CreateTag(args.name, args.description, args.documentation)
+    elif args.tag_command == "create-ladder":
+        command = EnsureLadderTags(settings.workflow.ladder)
     else:
         command = ChangeTagPermission(args.tag, args.tag_command.replace("-", "_"),
                                       args.user, args.group)

@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ctsd.auth.settings import (
+    AuthConfigError,
+    AuthSettings,
+    auth_settings_from_toml,
+    backend_names,
+    parse_backends,
+    validate_auth,
+)
+from ctsd.workflow_config import WorkflowConfigError, WorkflowSettings, parse_workflow
+
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
 
 
@@ -47,6 +57,12 @@ class Settings:
     per_page_max: int = 100
     trusted_proxies: frozenset[str] = frozenset()
     auth_backend: str = "noauth"
+    # The real backends and group sources: ctsd.auth.settings, [auth.*] tables.
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    # HTTPS served by ctsd itself; tls_client_ca enables client certificates.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
     admins: Principals = field(default_factory=Principals)
     allowed_builders: Principals = field(default_factory=Principals)
     topic_prefix: str = "cts."
@@ -58,7 +74,9 @@ class Settings:
     # The bus consumer (`ctsd consume`); see [consumer] in config/ctsd.toml.
     consumer_queue: str = "ctsd"
     consumer_exchange: str = "amq.topic"
-    consumer_prefetch: int = 10
+    # Twice the batch: while one batch is being applied, the next one is on its way.
+    consumer_prefetch: int = 100
+    consumer_batch_size: int = 50
     pungi_topics: tuple[str, ...] = ("org.fedoraproject.prod.pungi.compose.status.change",
                                      "pungi.compose.status.change")
     odcs_topics: tuple[str, ...] = ("org.fedoraproject.prod.odcs.compose.state-changed",
@@ -66,6 +84,8 @@ class Settings:
     pungi_user: str = "pungi"
     odcs_user: str = "odcs"
     translate_paths: tuple[tuple[str, str], ...] = ()
+    # Promotion ladder, reminders, expiry ([workflow], ctsd/workflow_config.py).
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property
     def async_database_url(self) -> str:
@@ -76,6 +96,11 @@ class Settings:
     def sync_database_url(self) -> str:
         """The URL with the blocking driver that alembic migrations use."""
         return to_driver_url(self.database_url, asynchronous=False)
+
+    @property
+    def auth_backends(self) -> tuple[str, ...]:
+        """The enabled backends, tried in this order."""
+        return backend_names(self.auth_backend)
 
     @property
     def is_sqlite(self) -> bool:
@@ -110,7 +135,7 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging", "consumer"}
+    known = {"database", "http", "auth", "messaging", "consumer", "workflow"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -123,7 +148,8 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (http, "workers", "http_workers"), (http, "max_body_bytes", "max_body_bytes"),
         (http, "per_page_default", "per_page_default"), (http, "per_page_max", "per_page_max"),
         (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
-        (auth, "backend", "auth_backend"),
+        (http, "tls_cert", "tls_cert"), (http, "tls_key", "tls_key"),
+        (http, "tls_client_ca", "tls_client_ca"),
         (msg, "topic_prefix", "topic_prefix"), (msg, "amqp_url", "amqp_url"),
         (msg, "publish_exchange", "publish_exchange"),
         (msg, "outbox_retention_days", "outbox_retention_days"),
@@ -134,6 +160,11 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     if "trusted_proxies" in http:
         values["trusted_proxies"] = frozenset(http["trusted_proxies"])
     values.update(_consumer_settings(_table(raw, "consumer")))
+    try:
+        values["workflow"] = parse_workflow(_table(raw, "workflow"))
+    except WorkflowConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    values.update(_auth_settings(auth))
     values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")
     values["allowed_builders"] = Principals.from_toml(
         auth.get("allowed_builders"), "[auth.allowed_builders]"
@@ -141,14 +172,26 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _auth_settings(auth: dict[str, Any]) -> dict[str, Any]:
+    try:
+        values: dict[str, Any] = {"auth": auth_settings_from_toml(auth)}
+        if "backend" in auth:
+            values["auth_backend"] = parse_backends(auth["backend"])
+    except (AuthConfigError, TypeError) as exc:
+        raise ConfigError(str(exc)) from exc
+    return values
+
+
 def _consumer_settings(consumer: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(consumer) - {"queue", "exchange", "prefetch_count", "pungi_topics",
+    unknown = set(consumer) - {"queue", "exchange", "prefetch_count", "batch_size",
+                               "pungi_topics",
                                "odcs_topics", "pungi_user", "odcs_user", "translate_paths"}
     if unknown:
         raise ConfigError(f"unknown [consumer] keys: {sorted(unknown)}")
     values: dict[str, Any] = {}
     for key, attr in [("queue", "consumer_queue"), ("exchange", "consumer_exchange"),
-                      ("prefetch_count", "consumer_prefetch"), ("pungi_user", "pungi_user"),
+                      ("prefetch_count", "consumer_prefetch"),
+                      ("batch_size", "consumer_batch_size"), ("pungi_user", "pungi_user"),
                       ("odcs_user", "odcs_user")]:
         if key in consumer:
             values[attr] = consumer[key]
@@ -222,8 +265,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _validate(settings: Settings) -> None:
     to_driver_url(settings.database_url, asynchronous=True)
-    if settings.auth_backend != "noauth":
-        raise ConfigError(f"auth backend {settings.auth_backend!r} is not available yet")
+    try:
+        validate_auth(settings.auth_backends, settings.auth, tls_cert=settings.tls_cert,
+                      tls_client_ca=settings.tls_client_ca,
+                      trusted_proxies=settings.trusted_proxies)
+    except AuthConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("[http] tls_cert and tls_key go together")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
     days = settings.outbox_retention_days
@@ -232,3 +281,5 @@ def _validate(settings: Settings) -> None:
                           "0 or more (0 keeps published events forever)")
     if not settings.consumer_queue or settings.consumer_prefetch < 1:
         raise ConfigError("[consumer] queue must be non-empty and prefetch_count at least 1")
+    if settings.consumer_batch_size < 1:
+        raise ConfigError("[consumer] batch_size must be at least 1")

@@ -32,9 +32,9 @@ _PREFIX = "lost-answer\n"
 # Built once: this runs on every import without a key, so it must stay cheap.
 _CLAIM = (
     delete(idempotency_keys)
-    .where(idempotency_keys.c.username == bindparam("username"),
-           idempotency_keys.c.key == bindparam("key"),
-           idempotency_keys.c.created_at > bindparam("since"))
+    .where(idempotency_keys.c.username == bindparam("lost_username"),
+           idempotency_keys.c.key == bindparam("lost_key"),
+           idempotency_keys.c.created_at > bindparam("lost_since"))
     .returning(idempotency_keys.c.response)
 )
 
@@ -44,11 +44,17 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim(conn: AsyncConnection, username: str, request_hash: str,
-                now: datetime) -> Any | None:
-    """The kept answer for this caller and body, removed as it is taken; else None."""
-    row = (await conn.execute(_CLAIM, {"username": username, "key": _PREFIX + request_hash,
-                                       "since": now - LOST_ANSWER_TTL})).first()
+def claim_parameters(username: str, request_hash: str, now: datetime) -> dict[str, Any]:
+    """What identifies this caller's kept answer for this body, for a statement that
+    claims it (`claim` below, or the respin allocation in ctsd.db.stores)."""
+    return {"lost_username": username, "lost_key": _PREFIX + request_hash,
+            "lost_since": now - LOST_ANSWER_TTL}
+
+
+async def claim(conn: AsyncConnection, params: dict[str, Any]) -> Any | None:
+    """The kept answer `params` (claim_parameters) names, removed as it is taken; else
+    None."""
+    row = (await conn.execute(_CLAIM, params)).first()
     return json.loads(row.response) if row else None
 
 

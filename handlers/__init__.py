@@ -16,10 +16,17 @@ from handlers.composes import (
     tag_compose,
     untag_compose,
 )
+from handlers.gates import set_tag_gates
 from handlers.identity import Actor, Roles
 from handlers.lifecycle import mark_removed, record_build_status
 from handlers.ports import UnitOfWork
+from handlers.promotions import decide_promotion, request_promotion
 from handlers.tags import change_tag_permission, create_tag, edit_tag
+from handlers.workflow_tasks import (
+    ensure_ladder_tags,
+    remind_stale_promotions,
+    request_expired_removals,
+)
 
 Handler = Callable[[Any, UnitOfWork, Actor, Roles], Awaitable[Any]]
 
@@ -33,4 +40,10 @@ HANDLERS: dict[type, Handler] = {
     commands.ChangeTagPermission: change_tag_permission,
     commands.RecordBuildStatus: record_build_status,
     commands.MarkRemoved: mark_removed,
+    commands.RequestPromotion: request_promotion,
+    commands.DecidePromotion: decide_promotion,
+    commands.SetTagGates: set_tag_gates,
+    commands.EnsureLadderTags: ensure_ladder_tags,
+    commands.RemindStalePromotions: remind_stale_promotions,
+    commands.RequestExpiredRemovals: request_expired_removals,
 }

@@ -90,3 +90,82 @@ class MarkRemoved:
 
     compose_id: str
     reason: str | None = None
+
+
+# Workflow (issue #5): promotion ladder, chained gates, reminders, expiry.
+
+DEFAULT_LADDER = ("periodic", "nightly", "milestone-candidate", "milestone")
+"""Promotion states, lowest first; `[workflow] ladder` in ctsd.toml replaces it."""
+
+
+@dataclass(frozen=True)
+class RequestPromotion:
+    """Ask for the compose to move to `to`, the next step of `ladder` above its state."""
+
+    compose_id: str
+    to: str
+    reason: str | None = None
+    user_data: str | None = None
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+
+
+@dataclass(frozen=True)
+class DecidePromotion:
+    """Perform, reject or withdraw a pending promotion request."""
+
+    request_id: int
+    decision: str  # perform | reject | withdraw
+    reason: str | None = None
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+
+
+PROMOTION_DECISIONS = ("perform", "reject", "withdraw")
+
+
+@dataclass(frozen=True)
+class SetTagGates:
+    """Replace the tags that must be present (`requires`) or absent (`excludes`) before
+    `tag` may be added to a compose."""
+
+    tag: str
+    requires: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    user_data: str | None = None
+
+
+@dataclass(frozen=True)
+class EnsureLadderTags:
+    """Create the v1 tags of the ladder (`<state>` and `<state>-requested`) that are
+    missing, so admins can grant taggers on them before the first promotion."""
+
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+
+
+@dataclass(frozen=True)
+class RemindStalePromotions:
+    """Re-announce requests pending longer than `interval_seconds` since their request
+    or their last reminder."""
+
+    interval_seconds: int
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class ExpiryPolicy:
+    """Composes matching `compose_type`/`release_short` (None: any) still at the bottom of
+    the ladder `days` after import get one removal-request message."""
+
+    days: int
+    compose_type: str | None = None
+    release_short: str | None = None
+
+    def describe(self) -> str:
+        return (f"type={self.compose_type or '*'} release={self.release_short or '*'} "
+                f"not promoted within {self.days} days")
+
+
+@dataclass(frozen=True)
+class RequestExpiredRemovals:
+    policies: tuple[ExpiryPolicy, ...]
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+    limit: int = 100

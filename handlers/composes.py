@@ -11,6 +11,7 @@ from typing import Any
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.composeinfo import parse_compose_info
 from handlers.errors import Forbidden, InvalidInput, NotFound
+from handlers.gates import check_gates
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, TagRecord, UnitOfWork
 from handlers.validation import check_http_url, check_user_data
@@ -37,6 +38,8 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
     pk = await uow.composes.insert(parsed.columns(), compose_info, actor.username,
                                    cmd.compose_url, respin_of_pk)
     await uow.composes.add_parents(pk, parent_pks)
+    if cmd.compose_url is not None:
+        await uow.locations.add(pk, cmd.compose_url, actor.username)
     await uow.composes.add_change(pk, "created", actor.username,
                                   f"Compose {parsed.info.compose.id} created", None)
     await announce(uow, "compose-created", pk, parsed.info.compose.id, actor)
@@ -60,13 +63,23 @@ async def tag_compose(cmd: TagCompose, uow: UnitOfWork, actor: Actor,
     """Add a tag; tagging an already-tagged compose is a silent success with no event."""
     check_user_data(cmd.user_data)
     compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
-    _require_tag_role(tag, "tagger", actor, roles)
-    if await uow.composes.add_tag(compose.pk, tag.id):
-        await uow.composes.add_change(compose.pk, "tagged", actor.username,
-                                      f"Tagged with {tag.name}", cmd.user_data)
-        await announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
-                        tag=tag.name, user_data=cmd.user_data)
+    require_tag_role(tag, "tagger", actor, roles)
+    await apply_tag(uow, compose, tag, actor, cmd.user_data)
     return await uow.composes.representation(compose.pk)
+
+
+async def apply_tag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, actor: Actor,
+                    user_data: str | None) -> bool:
+    """Add the tag if its gates allow, with its history row and v1 message; False if the
+    compose already had it (then nothing is written)."""
+    await check_gates(uow, compose.pk, compose.compose_id, tag)
+    if not await uow.composes.add_tag(compose.pk, tag.id):
+        return False
+    await uow.composes.add_change(compose.pk, "tagged", actor.username,
+                                  f"Tagged with {tag.name}", user_data)
+    await announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
+                    tag=tag.name, user_data=user_data)
+    return True
 
 
 async def untag_compose(cmd: UntagCompose, uow: UnitOfWork, actor: Actor,
@@ -74,13 +87,21 @@ async def untag_compose(cmd: UntagCompose, uow: UnitOfWork, actor: Actor,
     """Remove a tag; untagging a compose without it is a silent success with no event."""
     check_user_data(cmd.user_data)
     compose, tag = await _compose_and_tag(uow, cmd.compose_id, cmd.tag)
-    _require_tag_role(tag, "untagger", actor, roles)
-    if await uow.composes.remove_tag(compose.pk, tag.id):
-        await uow.composes.add_change(compose.pk, "untagged", actor.username,
-                                      f"Untagged {tag.name}", cmd.user_data)
-        await announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
-                        tag=tag.name, user_data=cmd.user_data)
+    require_tag_role(tag, "untagger", actor, roles)
+    await apply_untag(uow, compose, tag, actor, cmd.user_data)
     return await uow.composes.representation(compose.pk)
+
+
+async def apply_untag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, actor: Actor,
+                      user_data: str | None) -> bool:
+    """Remove the tag with its history row and v1 message; False if it was not there."""
+    if not await uow.composes.remove_tag(compose.pk, tag.id):
+        return False
+    await uow.composes.add_change(compose.pk, "untagged", actor.username,
+                                  f"Untagged {tag.name}", user_data)
+    await announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
+                    tag=tag.name, user_data=user_data)
+    return True
 
 
 async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
@@ -93,6 +114,7 @@ async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
     compose = await locked_compose(uow, cmd.compose_id)
     if compose.compose_url != url:
         await uow.composes.set_url(compose.pk, url)
+        await uow.locations.add(compose.pk, url, actor.username)
         await uow.composes.add_change(compose.pk, "url_changed", actor.username,
                                       f"Location changed to {url}", cmd.user_data)
         await announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
@@ -119,12 +141,13 @@ async def _compose_and_tag(uow: UnitOfWork, compose_id: str,
     return await locked_compose(uow, compose_id), tag
 
 
-def _require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> None:
-    if roles.is_admin(actor):
-        return
-    if actor.username in tag.principals(role, "user"):
-        return
-    if actor.groups & tag.principals(role, "group"):
+def has_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> bool:
+    return (roles.is_admin(actor) or actor.username in tag.principals(role, "user")
+            or bool(actor.groups & tag.principals(role, "group")))
+
+
+def require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> None:
+    if has_tag_role(tag, role, actor, roles):
         return
     verb = "tag" if role == "tagger" else "untag"
     raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")

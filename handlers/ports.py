@@ -62,11 +62,65 @@ class TagStore(Protocol):
     async def representation(self, tag_id: int) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One promotion request (`promotion_requests` row) and the compose it is about."""
+
+    id: int
+    compose_pk: int
+    compose_id: str
+    from_state: str
+    to_state: str
+    state: str  # requested | performed | rejected | withdrawn
+    requested_by: str
+    requested_at: datetime
+    reason: str | None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class PromotionStore(Protocol):
+    async def add(self, compose_pk: int, from_state: str, to_state: str, *,
+                  requested_by: str, reason: str | None, user_data: str | None) -> int: ...
+    async def get(self, request_id: int) -> PromotionRecord | None: ...
+    async def pending_of(self, compose_pk: int) -> PromotionRecord | None: ...
+    async def decide(self, request_id: int, state: str, decided_by: str,
+                     reason: str | None) -> None: ...
+    # Moves last_reminded_at of requests pending since before `cutoff` to now and answers
+    # them: a request claimed here is not claimed again (by any daemon) until `cutoff`
+    # passes it anew.
+    async def claim_stale(self, cutoff: datetime, limit: int) -> list[PromotionRecord]: ...
+
+
+class GateStore(Protocol):
+    async def of(self, tag_id: int) -> dict[str, list[str]]: ...  # kind -> tag names
+    async def requires_edges(self) -> list[tuple[int, int]]: ...  # (tag, required tag)
+    async def replace(self, tag_id: int, requires: list[int], excludes: list[int]) -> None: ...
+
+
+class LocationStore(Protocol):
+    async def add(self, compose_pk: int, url: str, user: str) -> None: ...
+
+
+class RemovalRequestStore(Protocol):
+    # Composes imported before `cutoff`, not removed, never asked for, not tagged with
+    # any of `promoted_tags`, matching type/release when given: (pk, compose_id).
+    async def candidates(self, cutoff: datetime, compose_type: str | None,
+                         release_short: str | None, promoted_tags: list[str],
+                         limit: int) -> list[tuple[int, str]]: ...
+    async def claim(self, compose_pk: int, policy: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: state change, its history row and its outbox row commit together."""
 
     composes: ComposeStore
     tags: TagStore
+    promotions: PromotionStore
+    gates: GateStore
+    locations: LocationStore
+    removal_requests: RemovalRequestStore
 
     def now(self) -> datetime: ...
     async def emit(self, event: str, body: dict[str, Any], ordering_key: str | None) -> None: ...

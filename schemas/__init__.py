@@ -13,6 +13,12 @@ from schemas.published import (
     ComposeChangedV1,
     ComposeCreatedV1,
     ComposeMessage,
+    ComposePromotedV1,
+    ComposePromotionRejectedV1,
+    ComposePromotionReminderV1,
+    ComposePromotionRequestedV1,
+    ComposePromotionWithdrawnV1,
+    ComposeRemovalRequestedV1,
     ComposeRemovedV1,
     ComposeTaggedV1,
     ComposeUntaggedV1,
@@ -32,6 +38,12 @@ PUBLISHED_BY_EVENT: dict[str, type[ComposeMessage]] = {
     "compose-untagged": ComposeUntaggedV1,
     "compose-changed": ComposeChangedV1,
     "compose-removed": ComposeRemovedV1,
+    "compose-promotion-requested": ComposePromotionRequestedV1,
+    "compose-promoted": ComposePromotedV1,
+    "compose-promotion-rejected": ComposePromotionRejectedV1,
+    "compose-promotion-withdrawn": ComposePromotionWithdrawnV1,
+    "compose-promotion-reminder": ComposePromotionReminderV1,
+    "compose-removal-requested": ComposeRemovalRequestedV1,
 }
 
 # Entry point names, kept equal to setup.py's (a unit test compares them). The relay
@@ -43,6 +55,12 @@ SCHEMA_NAMES: dict[type[Message], str] = {
     ComposeUntaggedV1: "cts.compose.untagged",
     ComposeChangedV1: "cts.compose.changed",
     ComposeRemovedV1: "cts.compose.removed",
+    ComposePromotionRequestedV1: "cts.compose.promotion_requested",
+    ComposePromotedV1: "cts.compose.promoted",
+    ComposePromotionRejectedV1: "cts.compose.promotion_rejected",
+    ComposePromotionWithdrawnV1: "cts.compose.promotion_withdrawn",
+    ComposePromotionReminderV1: "cts.compose.promotion_reminder",
+    ComposeRemovalRequestedV1: "cts.compose.removal_requested",
     # Requests CTS accepts on the bus (schemas.requests).
     ImportRequestV1: "cts.request.import",
     TagRequestV1: "cts.request.tag",

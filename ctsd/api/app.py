@@ -7,15 +7,18 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ctsd.api import composes, event_stream, events, health, listing, meta, tags
-from ctsd.api.auth import NoAuth, auth_middleware
+from ctsd.api import composes, event_stream, events, health, listing, meta, queries, tags
+from ctsd.api import workflow as workflow_views
+from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
+from ctsd.auth.chain import authenticator_from
 from ctsd.config import Settings
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
+from ctsd.workflow_task import workflow_cleanup_ctx
 from handlers.identity import PrincipalSet, Roles
 
 
@@ -36,6 +39,10 @@ ROUTES = [
     ("GET", "/api/1/userinfo", meta.userinfo),
     ("GET", "/api/1/composes/", listing.list_composes),
     ("POST", "/api/1/composes/", composes.import_compose),
+    # Before /api/1/composes/{compose_id}: "latest/" is a query, not a compose id.
+    ("GET", "/api/1/composes/latest/", queries.latest_compose),
+    ("GET", "/api/1/composes/{compose_id}/neighbours/", queries.compose_neighbours),
+    ("GET", "/api/1/composes/{compose_id}/lineage/", queries.compose_lineage),
     ("GET", "/api/1/composes/{compose_id}", composes.get_compose),
     ("PATCH", "/api/1/composes/{compose_id}", composes.change_compose),
     ("GET", "/api/1/composes/{compose_id}/changes/", composes.compose_changes_view),
@@ -45,6 +52,18 @@ ROUTES = [
     ("GET", "/api/1/tags/{tag}", tags.get_tag),
     ("PATCH", "/api/1/tags/{tag}", tags.edit_tag),
     ("GET", "/api/1/tags/{tag}/changes/", tags.tag_changes_view),
+    # Workflow extensions (issue #5).
+    ("POST", "/api/1/composes/{compose_id}/promotions/", workflow_views.request_promotion),
+    ("GET", "/api/1/composes/{compose_id}/promotions/", workflow_views.compose_promotions),
+    ("GET", "/api/1/promotions/", workflow_views.list_promotions),
+    ("POST", "/api/1/promotions/{request_id}/perform", workflow_views.perform_promotion),
+    ("POST", "/api/1/promotions/{request_id}/reject", workflow_views.reject_promotion),
+    ("POST", "/api/1/promotions/{request_id}/withdraw", workflow_views.withdraw_promotion),
+    ("POST", "/api/1/composes/{compose_id}/removal", workflow_views.remove_compose),
+    ("GET", "/api/1/composes/{compose_id}/status", workflow_views.compose_status),
+    ("GET", "/api/1/composes/{compose_id}/locations/", workflow_views.compose_locations_view),
+    ("GET", "/api/1/tags/{tag}/gates", workflow_views.get_tag_gates),
+    ("PUT", "/api/1/tags/{tag}/gates", workflow_views.put_tag_gates),
     ("GET", "/api/1/events/", events.list_events),
     ("GET", "/api/1/events/stream", event_stream.stream_events),
     ("GET", "/health/live", health.live),
@@ -53,18 +72,23 @@ ROUTES = [
 
 
 def create_app(settings: Settings) -> web.Application:
+    # The [auth] backends, tried in order (ctsd.auth.chain); noauth by default.
+    authenticator = authenticator_from(settings)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[meta.metrics_middleware, error_middleware, reject_nul_middleware,
-                     auth_middleware(NoAuth())],
+                     auth_middleware(authenticator)],
     )
     app[SETTINGS] = settings
+    app.on_cleanup.append(lambda _app: authenticator.close())
     app.cleanup_ctx.append(_database)
     # Publishes the outbox while serving; with no broker configured it starts nothing.
     app.cleanup_ctx.append(relay_cleanup_ctx(settings))
     # Deletes published outbox rows after [messaging] outbox_retention_days.
     app.cleanup_ctx.append(retention_cleanup_ctx(settings))
     app.cleanup_ctx.append(event_stream.event_streams_ctx)
+    # Stale promotion reminders and the expiry policy ([workflow]); uses app[BUS].
+    app.cleanup_ctx.append(workflow_cleanup_ctx(settings))
     app.on_shutdown.append(event_stream.end_event_streams)
     app[health.BROKER_PROBE] = health.BrokerProbe(settings.amqp_url)
     for method, path, view in ROUTES:

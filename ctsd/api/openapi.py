@@ -11,7 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 from ctsd import __version__
+from ctsd.api.openapi_queries import CURSOR_PARAMETER, query_paths, query_schemas
 from ctsd.api.openapi_schemas import JSON, component_schemas, ref
+from ctsd.api.openapi_workflow import workflow_paths, workflow_schemas
 
 # Every field a list can be filtered and ordered on, with its kind (the kinds of
 # ctsd/api/filters.py, which validates the values; a test keeps the two in step).
@@ -38,7 +40,9 @@ _ERROR_TEXT = {
     401: "Not authenticated",
     403: "Authenticated but not allowed",
     404: "No such compose, tag or route",
-    409: "Idempotency-Key reused with a different request body",
+    409: "Conflicts with the current state: Idempotency-Key reused with a different body; "
+         "a tag gate (missing prerequisite or present excluded tag); a promotion that "
+         "skips a ladder step, is already pending or was already decided",
 }
 
 
@@ -75,7 +79,8 @@ def _paging(per_page_default: int, per_page_max: int) -> list[JSON]:
     ]
 
 
-def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
+def compose_filter_parameters() -> list[JSON]:
+    """The filters of the compose list, shared by the query extensions (latest/...)."""
     return [
         *_filters(COMPOSE_FIELDS, with_suffixes=True),
         _query("date_before", _DATE, "Composes dated strictly before YYYYMMDD"),
@@ -83,8 +88,18 @@ def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JS
         _query("tag", {"type": "array", "items": {"type": "string"}},
                "Repeatable: tag=A&tag=B&tag=-C is tagged A and B and not C; "
                "tag= alone selects composes with no tag", style="form", explode=True),
+        _query("removed", {"type": "boolean"},
+               "Extension: false keeps composes whose data is still there, true only "
+               "removed ones"),
+    ]
+
+
+def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
+    return [
+        *compose_filter_parameters(),
         _order_by(list(COMPOSE_FIELDS), "-date, -id"),
         *_paging(per_page_default, per_page_max),
+        CURSOR_PARAMETER,
     ]
 
 
@@ -144,7 +159,9 @@ def _compose_paths(per_page_default: int, per_page_max: int, ttl_hours: int) -> 
                      "Variant UID", required=True)
     return {
         "/api/1/composes/": {
-            "get": _op("List composes", _json("A page of composes", ref("ComposeList")), 400,
+            "get": _op("List composes",
+                       _json("A page of composes (ComposeCursorPage when a cursor is given)",
+                             {"oneOf": [ref("ComposeList"), ref("ComposeCursorPage")]}), 400,
                        tags=["composes"], operationId="listComposes",
                        parameters=compose_list_parameters(per_page_default, per_page_max)),
             "post": _import_compose(ttl_hours),
@@ -271,13 +288,15 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                  "description": "Compose IDs, tags and locations. Errors are JSON "
                                 "{status, error, message}; timestamps are UTC with Z."},
         "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "events"},
-                 {"name": "service"}, {"name": "health"}],
+                 {"name": "service"}, {"name": "health"}, {"name": "workflow"}],
         "paths": {**_service_paths(),
                   **_compose_paths(per_page_default, per_page_max, idempotency_ttl_hours),
                   **_tag_paths(per_page_default, per_page_max),
-                  **_event_paths(), **_health_paths()},
+                  **_event_paths(), **_health_paths(),
+                  **workflow_paths(per_page_default, per_page_max),
+                  **query_paths(compose_filter_parameters())},
         "components": {
-            "schemas": component_schemas(),
+            "schemas": {**component_schemas(), **workflow_schemas(), **query_schemas()},
             "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))
                           for status, name in _ERRORS.items()},
         },

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd import jsonio
@@ -85,6 +86,46 @@ async def represent_rows(conn: AsyncConnection, rows: list[Any]) -> list[dict[st
         for pk, kind, value in await _relations(conn, list(by_pk)):
             by_pk[pk][kind].append(value)
     return items
+
+
+def current_relations(compose_pk: Any) -> list[Any]:
+    """PostgreSQL: the compose's tags, parents, children and respins as four labelled
+    arrays (NULL when empty), to add to a statement that changes the compose.
+
+    Sorted with the C collation, the order Python's sorted() gives _relations' rows. A
+    statement sees the data as it was when it started, so this is fresh only in a
+    statement that starts after the compose is locked, never in the locking one.
+    """
+    def listed(value: Any, *where: Any, join: Any = None) -> Any:
+        query = select(func.array_agg(aggregate_order_by(value, value.collate("C"))))
+        if join is not None:
+            query = query.select_from(join)
+        return query.where(*where).scalar_subquery()
+
+    parent, child, respin = (composes.alias(f"rel_{n}") for n in ("parent", "child", "respin"))
+    return [
+        listed(tags.c.name, compose_tags.c.compose_pk == compose_pk,
+               join=compose_tags.join(tags, tags.c.id == compose_tags.c.tag_id))
+        .label("tags"),
+        listed(parent.c.compose_id, compose_parents.c.child_pk == compose_pk,
+               join=compose_parents.join(parent, parent.c.pk == compose_parents.c.parent_pk))
+        .label("parents"),
+        listed(child.c.compose_id, compose_parents.c.parent_pk == compose_pk,
+               join=compose_parents.join(child, child.c.pk == compose_parents.c.child_pk))
+        .label("children"),
+        listed(respin.c.compose_id, respin.c.respin_of_pk == compose_pk).label("respun_by"),
+    ]
+
+
+def represent_with_relations(row: Any, relations: Any) -> dict[str, Any]:
+    """The representation from a REPRESENTATION_ROWS row and a row of current_relations."""
+    item = _shape(jsonio.loads(row.compose_info), builder=row.builder,
+                  compose_url=row.compose_url, respin_of=row.respin_of,
+                  build_status=row.build_status, removed=row.removed_at is not None,
+                  removed_reason=row.removed_reason)
+    for kind in ("tags", "parents", "children", "respun_by"):
+        item[kind] = list(getattr(relations, kind) or ())
+    return item
 
 
 def new_compose_representation(compose_info: dict[str, Any], builder: str,

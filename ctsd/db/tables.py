@@ -87,6 +87,11 @@ composes = Table(
     Index("ix_composes_base_product_name", "base_product_name"),
     Index("ix_composes_base_product_version", "base_product_version"),
     Index("ix_composes_respin_of_pk", "respin_of_pk"),
+    # The newest-first order of the query extensions (ctsd/db/compose_queries.py), over
+    # all composes and within one release stream (latest, neighbours); migration 0007.
+    Index("ix_composes_date_respin_pk", "date", "respin", "pk"),
+    Index("ix_composes_stream", "release_short", "release_version", "type", "date",
+          "respin", "pk"),
 )
 
 # One row per release stream and date: the last respin handed out. Allocation bumps
@@ -145,6 +150,8 @@ compose_changes = Table(
     Column("user", String(255)),
     Column("message", Text, nullable=False),
     Column("user_data", Text),
+    # Which authentication backend the user came through (migration 0005).
+    Column("auth_backend", String(50)),
     Index("ix_compose_changes_compose_pk", "compose_pk", "id"),
 )
 
@@ -158,6 +165,8 @@ tag_changes = Table(
     Column("user", String(255)),
     Column("message", Text, nullable=False),
     Column("user_data", Text),
+    # Which authentication backend the user came through (migration 0005).
+    Column("auth_backend", String(50)),
     Index("ix_tag_changes_tag_id", "tag_id", "id"),
 )
 
@@ -208,8 +217,65 @@ processed_messages = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
 
+# Workflow (issue #5). A promotion request moves a compose one step up the configured
+# ladder; its v1 view is the `<to>-requested` tag and then the `<to>` tag.
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("compose_pk", Integer, ForeignKey("composes.pk"), nullable=False),
+    Column("from_state", String(255), nullable=False),
+    Column("to_state", String(255), nullable=False),
+    Column("state", String(20), nullable=False),  # requested|performed|rejected|withdrawn
+    Column("requested_by", String(255), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+    Column("user_data", Text),
+    Column("decided_by", String(255)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    # When the daemon last re-announced this pending request (None: never). The reminder
+    # claims a row by moving this forward in one UPDATE, so one daemon of several sends.
+    Column("last_reminded_at", DateTime(timezone=True)),
+    Index("ix_promotion_requests_compose_pk", "compose_pk", "id"),
+    Index("ix_promotion_requests_state_id", "state", "id"),
+)
+
+# Chained gates: tag `tag_id` may only be added when every `requires` tag is present and
+# no `excludes` tag is.
+tag_gates = Table(
+    "tag_gates",
+    metadata,
+    Column("tag_id", Integer, ForeignKey("tags.id"), primary_key=True),
+    Column("kind", String(10), primary_key=True),  # "requires" | "excludes"
+    Column("other_tag_id", Integer, ForeignKey("tags.id"), primary_key=True),
+)
+
+# Every location a compose had, with when and who set it; composes.compose_url is the
+# current one.
+compose_locations = Table(
+    "compose_locations",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("compose_pk", Integer, ForeignKey("composes.pk"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("user", String(255), nullable=False),
+    Index("ix_compose_locations_compose_pk", "compose_pk", "id"),
+)
+
+# Composes the expiry policy already asked to remove: a removal request goes out once.
+removal_requests = Table(
+    "removal_requests",
+    metadata,
+    Column("compose_pk", Integer, ForeignKey("composes.pk"), primary_key=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("policy", Text, nullable=False),
+)
+
 __all__ = [
     "compose_changes",
+    "compose_locations",
     "compose_parents",
     "compose_tags",
     "composes",
@@ -217,8 +283,11 @@ __all__ = [
     "metadata",
     "outbox",
     "processed_messages",
+    "promotion_requests",
+    "removal_requests",
     "respin_counters",
     "tag_changes",
+    "tag_gates",
     "tag_permissions",
     "tags",
 ]

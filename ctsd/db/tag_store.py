@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.stores import upsert_insert
@@ -14,22 +14,45 @@ from ctsd.db.tables import tag_changes, tag_permissions, tags
 from handlers.ports import TagRecord
 
 
-class SqlTagStore:
-    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
-        self._conn = conn
-        self._now = now
-
-    async def get(self, id_or_name: str) -> TagRecord | None:
-        # One query: the tag with its permission rows (none → one row of NULLs).
-        wanted = tags.c.name == str(id_or_name)
-        if str(id_or_name).isdigit():
-            wanted = wanted | (tags.c.id == int(id_or_name))
-        rows = (await self._conn.execute(
-            select(tags, tag_permissions.c.role, tag_permissions.c.kind,
+def _tag_with_permissions(wanted: Any) -> Any:
+    return (select(tags, tag_permissions.c.role, tag_permissions.c.kind,
                    tag_permissions.c.name.label("principal"))
             .outerjoin(tag_permissions, tag_permissions.c.tag_id == tags.c.id)
-            .where(wanted)
-        )).all()
+            .where(wanted))
+
+
+# Built once: every tag and untag reads its tag.
+_TAG_BY_NAME = _tag_with_permissions(tags.c.name == bindparam("name"))
+_TAG_BY_NAME_OR_ID = _tag_with_permissions((tags.c.name == bindparam("name"))
+                                           | (tags.c.id == bindparam("id")))
+
+
+class SqlTagStore:
+    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
+                 auth_backend: Callable[[], str | None] = lambda: None) -> None:
+        self._conn = conn
+        self._now = now
+        # How the acting user authenticated; stamped on every history row.
+        self._auth_backend = auth_backend
+        self._records: dict[str, TagRecord | None] = {}
+
+    async def get(self, id_or_name: str) -> TagRecord | None:
+        # A batch of bus messages shares one transaction and mostly names a few tags:
+        # each is read once per transaction (this store lives as long as its
+        # transaction, and forgets what it read when it changes a tag itself).
+        key = str(id_or_name)
+        if key not in self._records:
+            self._records[key] = await self._read(key)
+        return self._records[key]
+
+    async def _read(self, id_or_name: str) -> TagRecord | None:
+        # One query: the tag with its permission rows (none → one row of NULLs).
+        if id_or_name.isdigit():
+            found = await self._conn.execute(_TAG_BY_NAME_OR_ID,
+                                             {"name": id_or_name, "id": int(id_or_name)})
+        else:
+            found = await self._conn.execute(_TAG_BY_NAME, {"name": id_or_name})
+        rows = found.all()
         if not rows:
             return None
         # A name match wins over an id match (tag names are never all digits anyway).
@@ -48,6 +71,7 @@ class SqlTagStore:
         return bool(found.scalar_one())
 
     async def create(self, name: str, description: str, documentation: str) -> int:
+        self._records.clear()
         result = await self._conn.execute(
             tags.insert().values(name=name, description=description,
                                  documentation=documentation).returning(tags.c.id)
@@ -55,9 +79,11 @@ class SqlTagStore:
         return result.scalar_one()
 
     async def update(self, tag_id: int, fields: dict[str, str]) -> None:
+        self._records.clear()
         await self._conn.execute(update(tags).where(tags.c.id == tag_id).values(**fields))
 
     async def add_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
+        self._records.clear()
         stmt = (
             upsert_insert(self._conn, tag_permissions)
             .values(tag_id=tag_id, role=role, kind=kind, name=name)
@@ -67,6 +93,7 @@ class SqlTagStore:
         return (await self._conn.execute(stmt)).first() is not None
 
     async def remove_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
+        self._records.clear()
         stmt = delete(tag_permissions).where(
             tag_permissions.c.tag_id == tag_id, tag_permissions.c.role == role,
             tag_permissions.c.kind == kind, tag_permissions.c.name == name,
@@ -77,7 +104,7 @@ class SqlTagStore:
                          user_data: str | None) -> None:
         await self._conn.execute(tag_changes.insert().values(
             tag_id=tag_id, time=self._now(), action=action, user=user, message=message,
-            user_data=user_data,
+            user_data=user_data, auth_backend=self._auth_backend(),
         ))
 
     async def representation(self, tag_id: int) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import open_write_connection
+from ctsd.db.gate_store import SqlGateStore, SqlLocationStore
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
+from ctsd.db.workflow_store import SqlPromotionStore, SqlRemovalRequestStore
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
@@ -27,7 +29,8 @@ def _change_and_event_statement() -> Any:
     built once with bound parameters."""
     change = insert(compose_changes).values(
         {column: bindparam(f"change_{column}", type_=compose_changes.c[column].type)
-         for column in ("compose_pk", "time", "action", "user", "message", "user_data")}
+         for column in ("compose_pk", "time", "action", "user", "message", "user_data",
+                        "auth_backend")}
     ).cte("change")
     event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
                      "created_at", "attempts")
@@ -57,8 +60,15 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: AsyncEngine, topic_prefix: str,
-                 in_reply_to: str | None = None, allocator: AsyncEngine | None = None) -> None:
+                 in_reply_to: str | None = None, allocator: AsyncEngine | None = None,
+                 *, auth_backend: str | None = None,
+                 lost_answer: dict[str, Any] | None = None) -> None:
         self._engine = engine
+        # The backend the acting user authenticated with: the stores stamp it on every
+        # history row. A batch of commands sets it per command.
+        self.auth_backend = auth_backend
+        # An import's kept-answer claim, made by the respin allocation (ctsd.db.stores).
+        self._lost_answer = lost_answer
         self._allocator = allocator
         self._topic_prefix = topic_prefix
         self._in_reply_to = in_reply_to
@@ -79,8 +89,14 @@ class SqlUnitOfWork:
         self._conn = await open_write_connection(self._engine)
         await self._conn.begin()
         self.composes = SqlComposeStore(self._conn, self.now, self._allocator,
-                                        self._pending_changes.append)
-        self.tags = SqlTagStore(self._conn, self.now)
+                                        self._pending_changes.append,
+                                        lambda: self.auth_backend)
+        self.composes.lost_answer = self._lost_answer
+        self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend)
+        self.promotions = SqlPromotionStore(self._conn, self.now)
+        self.gates = SqlGateStore(self._conn)
+        self.locations = SqlLocationStore(self._conn, self.now)
+        self.removal_requests = SqlRemovalRequestStore(self._conn, self.now)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -114,6 +130,24 @@ class SqlUnitOfWork:
             "created_at": self._now, "attempts": 0,
         })
         self.emitted_message_ids.append(message_id)
+
+    def begin_command(self, in_reply_to: str | None) -> None:
+        """Start the next command of a batch that shares this transaction: it gets its
+        own timestamp, and its events answer its own request message."""
+        self._now = utcnow()
+        self._in_reply_to = in_reply_to
+
+    async def claim_messages(self, message_ids: list[str]) -> set[str]:
+        """Record many bus messages as processed in one statement; the ids not yet
+        processed are returned (see claim_message)."""
+        if not message_ids:
+            return set()
+        claim = _claim_message_statement(self.connection.dialect.name)
+        rows = [{"message_id": message_id, "processed_at": self._now}
+                for message_id in dict.fromkeys(message_ids)]
+        # One statement for all rows (SQLAlchemy's "insertmanyvalues"), compiled once.
+        claimed = await self.connection.execute(claim, rows)
+        return set(claimed.scalars())
 
     async def claim_message(self, message_id: str) -> bool:
         """Record a bus message as processed by this transaction; False if it already was.

@@ -134,3 +134,23 @@ async def test_concurrent_creation_of_one_tag_name_creates_it_once(pg_client, pg
     assert [(row.name, row.action) for row in rows(pg_url, """
         SELECT t.name, ch.action FROM tag_changes ch JOIN tags t ON t.id = ch.tag_id""")
             ] == [("once", "created")]
+
+
+async def test_each_answer_shows_its_own_change_while_others_wait_on_the_compose(
+        pg_client, pg_url):
+    # Tag and untag race on one compose: each request waits for the compose's lock, and
+    # its answer must show the compose after its own change, not as it was before the
+    # wait (the tags read with the lock must not come from before the wait).
+    await create_tag(pg_client, "churn")
+    await import_compose(pg_client)
+    actions = ["tag", "untag"] * 25
+
+    answers = await all_at_once([patch(pg_client, action, "churn") for action in actions])
+
+    assert Counter(status for status, _ in answers) == {200: 50}
+    for action, (_, body) in zip(actions, answers, strict=True):
+        assert ("churn" in body["tags"]) == (action == "tag"), (action, body["tags"])
+    history = compose_actions(pg_url)
+    assert history[0] == "created"
+    # Real changes alternate, whatever the order the requests were served in.
+    assert all(a != b for a, b in itertools.pairwise(history[1:]))

@@ -23,6 +23,12 @@ from ctsd.db.tables import compose_changes, composes, tag_changes, tag_permissio
 from handlers import HANDLERS
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, TagRecord
+from tests.unit.fake_workflow import (
+    FakeGateStore,
+    FakeLocationStore,
+    FakePromotionStore,
+    FakeRemovalRequestStore,
+)
 
 FIXED_NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -91,6 +97,11 @@ class FakeDatabase:
     tag_permissions: set[tuple[int, str, str, str]] = field(default_factory=set)
     tag_changes: list[Change] = field(default_factory=list)
     outbox: list[Event] = field(default_factory=list)
+    # Workflow tables (tests/unit/fake_workflow.py).
+    promotion_requests: dict[int, Any] = field(default_factory=dict)
+    tag_gates: set[tuple[int, str, int]] = field(default_factory=set)  # (tag, kind, other)
+    compose_locations: list[Any] = field(default_factory=list)
+    removal_requests: dict[int, tuple[datetime, str]] = field(default_factory=dict)
     now: datetime = FIXED_NOW
 
     # Read helpers for assertions.
@@ -338,6 +349,10 @@ class FakeUnitOfWork:
         self._db = copy.deepcopy(db)
         self.composes = FakeComposeStore(self._db)
         self.tags = FakeTagStore(self._db)
+        self.promotions = FakePromotionStore(self._db)
+        self.gates = FakeGateStore(self._db)
+        self.locations = FakeLocationStore(self._db)
+        self.removal_requests = FakeRemovalRequestStore(self._db)
         self.committed = False
 
     @property

@@ -65,8 +65,8 @@ def test_invalid_body_is_refused():
 
 
 def test_event_without_schema_goes_out_as_base_message():
-    body = {"event": "compose-promoted", "compose": {}, "agent": "alice"}
-    envelope = envelope_for(row(body, topic="cts.compose-promoted"))
+    body = {"event": "compose-frobnicated", "compose": {}, "agent": "alice"}
+    envelope = envelope_for(row(body, topic="cts.compose-frobnicated"))
     assert envelope.properties.headers["fedora_messaging_schema"] == "base.message"
     received = fm_message.get_message(envelope.routing_key, envelope.properties, envelope.body)
     assert type(received) is fm_message.Message

@@ -21,16 +21,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.db.stores import upsert_insert
 from ctsd.db.tables import idempotency_keys
 
 LOST_ANSWER_TTL = timedelta(minutes=5)
 _PREFIX = "lost-answer\n"
 
-# Built once: this runs on every import without a key, so it must stay cheap.
-_CLAIM = (
+# Built once: this runs on every import without a key, so it must stay cheap. On
+# PostgreSQL it runs inside the respin allocation statement (ctsd.db.stores).
+CLAIM = (
     delete(idempotency_keys)
     .where(idempotency_keys.c.username == bindparam("lost_username"),
            idempotency_keys.c.key == bindparam("lost_key"),
@@ -54,7 +55,7 @@ def claim_parameters(username: str, request_hash: str, now: datetime) -> dict[st
 async def claim(conn: AsyncConnection, params: dict[str, Any]) -> Any | None:
     """The kept answer `params` (claim_parameters) names, removed as it is taken; else
     None."""
-    row = (await conn.execute(_CLAIM, params)).first()
+    row = (await conn.execute(CLAIM, params)).first()
     return json.loads(row.response) if row else None
 
 
@@ -63,7 +64,9 @@ async def keep(conn: AsyncConnection, username: str, request_hash: str, answer: 
     values = {"username": username, "key": _PREFIX + request_hash,
               "request_hash": request_hash, "status": 200, "response": json.dumps(answer),
               "created_at": now}
+    # Not ctsd.db.stores.upsert_insert: that module builds on CLAIM above.
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     await conn.execute(
-        upsert_insert(conn, idempotency_keys).values(**values)
+        insert(idempotency_keys).values(**values)
         .on_conflict_do_update(index_elements=["username", "key"], set_=values)
     )

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine, open_write_connection
 from ctsd.db.tables import idempotency_keys, outbox, processed_messages
@@ -130,11 +131,7 @@ def retention_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[N
                                                       replay_window=replay_window),
                                    name="ctsd-outbox-retention")
         yield
-        stop.set()
-        done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
-        if not done:
-            task.cancel()
-            await asyncio.wait({task})
+        await stop_task(task, stop, SHUTDOWN_GRACE)
         await engine.dispose()
 
     return outbox_retention

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ctsd.api.keys import BUS
+from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.service import CommandBus
 from handlers.commands import EnsureLadderTags, RemindStalePromotions, RequestExpiredRemovals
@@ -77,10 +78,6 @@ def workflow_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[No
         task = asyncio.create_task(run_periodically(app[BUS], settings, stop),
                                    name="ctsd-workflow")
         yield
-        stop.set()
-        done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
-        if not done:
-            task.cancel()
-            await asyncio.wait({task})
+        await stop_task(task, stop, SHUTDOWN_GRACE)
 
     return workflow

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ctsd import jsonio
+from ctsd import jsonio, lost_answers
 from ctsd.db.representation import (
     REPRESENTATION_ROWS,
     compose_representations,
@@ -26,7 +26,6 @@ from ctsd.db.tables import (
     compose_parents,
     compose_tags,
     composes,
-    idempotency_keys,
     respin_counters,
     tags,
 )
@@ -98,14 +97,7 @@ def _claim_then_bump() -> Any:
     """
     counter = respin_counters.c.last_respin
     requested = bindparam("requested")
-    claimed = (
-        delete(idempotency_keys)
-        .where(idempotency_keys.c.username == bindparam("lost_username"),
-               idempotency_keys.c.key == bindparam("lost_key"),
-               idempotency_keys.c.created_at > bindparam("lost_since"))
-        .returning(idempotency_keys.c.response)
-        .cte("claimed")
-    )
+    claimed = lost_answers.CLAIM.cte("claimed")
     nothing_kept = ~select(claimed.c.response).exists()
     bumped = (
         postgresql.insert(respin_counters)

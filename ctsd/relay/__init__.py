@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.relay.runner import run_relay
 
@@ -36,8 +37,8 @@ def relay_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[None]
         task = asyncio.create_task(run_relay(settings, stop), name="ctsd-outbox-relay")
         task.add_done_callback(_report_crash)
         yield
-        stop.set()
-        await _finish(task)
+        # Unconfirmed rows stay unsent and go out again (same message id) next start.
+        await stop_task(task, stop, SHUTDOWN_GRACE)
 
     return outbox_relay
 
@@ -48,15 +49,6 @@ def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.critical("outbox relay crashed; events stay in the outbox",
                      exc_info=task.exception())
-
-
-async def _finish(task: asyncio.Task[None]) -> None:
-    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_GRACE)
-    if not done:
-        # Unconfirmed rows stay unsent and go out again (same message id) next start.
-        log.warning("outbox relay did not stop within %ss; cancelling it", SHUTDOWN_GRACE)
-        task.cancel()
-        await asyncio.wait({task})
 
 
 def run_relay_command(settings: Settings) -> int:

@@ -13,15 +13,17 @@ from schemas.published import (
     ComposeChangedV1,
     ComposeCreatedV1,
     ComposeMessage,
+    ComposeRemovedV1,
+    ComposeTaggedV1,
+    ComposeUntaggedV1,
+)
+from schemas.published_workflow import (
     ComposePromotedV1,
     ComposePromotionRejectedV1,
     ComposePromotionReminderV1,
     ComposePromotionRequestedV1,
     ComposePromotionWithdrawnV1,
     ComposeRemovalRequestedV1,
-    ComposeRemovedV1,
-    ComposeTaggedV1,
-    ComposeUntaggedV1,
 )
 from schemas.requests import (
     ImportRequestV1,

@@ -19,7 +19,7 @@ from fedora_messaging.message import INFO, Message
 DRAFT_04 = "http://json-schema.org/draft-04/schema#"
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
-_NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_STRING = {"type": ["string", "null"]}
 
 # The productmd ComposeInfo serialisation, as far as consumers rely on it: Jenkins
 # triggers filter on payload.release.short/version, fedmsg_meta_umb reads
@@ -77,9 +77,9 @@ COMPOSE_SCHEMA: dict[str, Any] = {
         "tags": _STRINGS,
         "parents": _STRINGS,
         "children": _STRINGS,
-        "respin_of": _NULLABLE_STRING,
+        "respin_of": NULLABLE_STRING,
         "respun_by": _STRINGS,
-        "compose_url": _NULLABLE_STRING,
+        "compose_url": NULLABLE_STRING,
     },
 }
 
@@ -91,14 +91,14 @@ def compose_body_schema(event: str, description: str, *, tagging: bool = False) 
         "compose": COMPOSE_SCHEMA,
         # null for changes nobody authenticated made (none today, but the reference
         # service allowed it and consumers already cope).
-        "agent": _NULLABLE_STRING,
+        "agent": NULLABLE_STRING,
         # W3C trace context, when the change was traced.
         "traceparent": {"type": "string"},
     }
     required = ["event", "compose", "agent"]
     if tagging:
         properties["tag"] = {"type": "string", "minLength": 1}
-        properties["user_data"] = _NULLABLE_STRING
+        properties["user_data"] = NULLABLE_STRING
         required += ["tag", "user_data"]
     return {
         "$schema": DRAFT_04,
@@ -109,7 +109,7 @@ def compose_body_schema(event: str, description: str, *, tagging: bool = False) 
     }
 
 
-def _dig(value: Any, *keys: str) -> Any:
+def dig(value: Any, *keys: str) -> Any:
     """`value[k1][k2]...`, or None when any level is missing: display code never raises."""
     for key in keys:
         if not isinstance(value, dict):
@@ -129,12 +129,12 @@ class ComposeMessage(Message):
 
     @property
     def compose(self) -> dict[str, Any]:
-        compose = _dig(self.body, "compose")
+        compose = dig(self.body, "compose")
         return compose if isinstance(compose, dict) else {}
 
     @property
     def compose_id(self) -> str | None:
-        return _dig(self.compose, "compose_info", "payload", "compose", "id")
+        return dig(self.compose, "compose_info", "payload", "compose", "id")
 
     @property
     def app_name(self) -> str:
@@ -142,7 +142,7 @@ class ComposeMessage(Message):
 
     @property
     def agent_name(self) -> str | None:
-        return _dig(self.body, "agent")
+        return dig(self.body, "agent")
 
     @property
     def usernames(self) -> list[str]:
@@ -164,12 +164,12 @@ class ComposeMessage(Message):
 
     def __str__(self) -> str:
         lines = [self.summary, ""]
-        release = _dig(self.compose, "compose_info", "payload", "release") or {}
+        release = dig(self.compose, "compose_info", "payload", "release") or {}
         lines.append(f"Release: {release.get('short')}-{release.get('version')}")
         lines.append(f"Tags: {', '.join(self.compose.get('tags') or []) or '(none)'}")
         if self.url:
             lines.append(f"Location: {self.url}")
-        if _dig(self.body, "user_data"):
+        if dig(self.body, "user_data"):
             lines.append(f"Note: {self.body['user_data']}")
         lines += ["", json.dumps(self.body, sort_keys=True, indent=2)]
         return "\n".join(lines)
@@ -194,7 +194,7 @@ class ComposeTaggedV1(ComposeMessage):
         "compose-tagged", "A tag was added to a compose", tagging=True)
 
     def happened(self) -> str:
-        return f"was tagged with {_dig(self.body, 'tag')}"
+        return f"was tagged with {dig(self.body, 'tag')}"
 
 
 class ComposeUntaggedV1(ComposeMessage):
@@ -205,7 +205,7 @@ class ComposeUntaggedV1(ComposeMessage):
         "compose-untagged", "A tag was removed from a compose", tagging=True)
 
     def happened(self) -> str:
-        return f"was untagged with {_dig(self.body, 'tag')}"
+        return f"was untagged with {dig(self.body, 'tag')}"
 
 
 class ComposeChangedV1(ComposeMessage):
@@ -224,126 +224,5 @@ class ComposeRemovedV1(ComposeMessage):
         "compose-removed", "A compose was removed from storage")
 
     def happened(self) -> str:
-        reason = _dig(self.body, "compose", "removed_reason")
+        reason = dig(self.body, "compose", "removed_reason")
         return f"was removed ({reason})" if reason else "was removed"
-
-
-# Workflow messages (issue #5): promotion transitions, reminders, removal requests.
-
-PROMOTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["id", "compose_id", "from", "to", "state", "requested_by", "requested_at",
-                 "reason", "decided_by", "decided_at", "decision_reason"],
-    "properties": {
-        "id": {"type": "integer"},
-        "compose_id": {"type": "string"},
-        "from": {"type": "string"},
-        "to": {"type": "string"},
-        "state": {"enum": ["requested", "performed", "rejected", "withdrawn"]},
-        "requested_by": {"type": "string"},
-        "requested_at": {"type": "string"},
-        "reason": _NULLABLE_STRING,
-        "decided_by": _NULLABLE_STRING,
-        "decided_at": _NULLABLE_STRING,
-        "decision_reason": _NULLABLE_STRING,
-    },
-}
-
-
-def promotion_body_schema(event: str, description: str, state: str) -> dict[str, Any]:
-    """A compose message that also carries the promotion request, in `state`."""
-    schema = compose_body_schema(event, description)
-    promotion = {**PROMOTION_SCHEMA, "properties": {**PROMOTION_SCHEMA["properties"],
-                                                    "state": {"enum": [state]}}}
-    schema["properties"]["promotion"] = promotion
-    schema["required"] = [*schema["required"], "promotion"]
-    return schema
-
-
-class PromotionMessage(ComposeMessage):
-    """A promotion request changed (or is still waiting): `promotion` is the request."""
-
-    @property
-    def promotion(self) -> dict[str, Any]:
-        found = _dig(self.body, "promotion")
-        return found if isinstance(found, dict) else {}
-
-    @property
-    def usernames(self) -> list[str]:
-        # The requester follows their request to the end.
-        names = set(super().usernames) | {self.promotion.get("requested_by")}
-        return sorted(name for name in names if isinstance(name, str) and name)
-
-
-class ComposePromotionRequestedV1(PromotionMessage):
-    """Someone asked for the compose to be promoted to the next ladder state."""
-
-    topic = "cts.compose-promotion-requested"
-    body_schema: ClassVar[dict[str, Any]] = promotion_body_schema(
-        "compose-promotion-requested", "A promotion of a compose was requested", "requested")
-
-    def happened(self) -> str:
-        return f"was requested for promotion to {self.promotion.get('to')}"
-
-
-class ComposePromotedV1(PromotionMessage):
-    """A promotion request was performed: the compose is in its new state."""
-
-    topic = "cts.compose-promoted"
-    body_schema: ClassVar[dict[str, Any]] = promotion_body_schema(
-        "compose-promoted", "A compose was promoted", "performed")
-
-    def happened(self) -> str:
-        return f"was promoted to {self.promotion.get('to')}"
-
-
-class ComposePromotionRejectedV1(PromotionMessage):
-    """A promotion request was rejected (with a reason)."""
-
-    topic = "cts.compose-promotion-rejected"
-    body_schema: ClassVar[dict[str, Any]] = promotion_body_schema(
-        "compose-promotion-rejected", "A promotion request was rejected", "rejected")
-
-    def happened(self) -> str:
-        return f"was refused promotion to {self.promotion.get('to')}"
-
-
-class ComposePromotionWithdrawnV1(PromotionMessage):
-    """A promotion request was withdrawn."""
-
-    topic = "cts.compose-promotion-withdrawn"
-    body_schema: ClassVar[dict[str, Any]] = promotion_body_schema(
-        "compose-promotion-withdrawn", "A promotion request was withdrawn", "withdrawn")
-
-    def happened(self) -> str:
-        return f"had its promotion to {self.promotion.get('to')} withdrawn"
-
-
-class ComposePromotionReminderV1(PromotionMessage):
-    """A promotion request is still pending: re-announced once per configured interval
-    (`agent` is null: the daemon sends it, nobody acted)."""
-
-    topic = "cts.compose-promotion-reminder"
-    body_schema: ClassVar[dict[str, Any]] = promotion_body_schema(
-        "compose-promotion-reminder", "A promotion request is still pending", "requested")
-
-    def happened(self) -> str:
-        return f"still waits for promotion to {self.promotion.get('to')}"
-
-
-def _removal_request_schema() -> dict[str, Any]:
-    schema = compose_body_schema("compose-removal-requested",
-                                 "The expiry policy asks for a compose to be removed")
-    schema["properties"]["reason"] = {"type": "string"}
-    schema["required"] = [*schema["required"], "reason"]
-    return schema
-
-
-class ComposeRemovalRequestedV1(ComposeMessage):
-    """The expiry policy asks the storage owner to remove a compose nobody promoted."""
-
-    topic = "cts.compose-removal-requested"
-    body_schema: ClassVar[dict[str, Any]] = _removal_request_schema()
-
-    def happened(self) -> str:
-        return f"should be removed ({_dig(self.body, 'reason')})"

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from schemas import PUBLISHED_BY_EVENT
-from schemas.published import (
+from schemas.published_workflow import (
     ComposePromotedV1,
     ComposePromotionRequestedV1,
     ComposeRemovalRequestedV1,

@@ -58,6 +58,8 @@ setup(
             "cts.request.untag=schemas.requests:UntagRequestV1",
             "cts.request.set_url=schemas.requests:SetUrlRequestV1",
             "cts.request.mark_removed=schemas.requests:MarkRemovedRequestV1",
+            "cts.request.promotion=schemas.requests:PromotionRequestV1",
+            "cts.request.promotion_decision=schemas.requests:PromotionDecisionV1",
         ],
     },
 )

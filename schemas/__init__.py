@@ -28,6 +28,8 @@ from schemas.published_workflow import (
 from schemas.requests import (
     ImportRequestV1,
     MarkRemovedRequestV1,
+    PromotionDecisionV1,
+    PromotionRequestV1,
     SetUrlRequestV1,
     TagRequestV1,
     UntagRequestV1,
@@ -69,6 +71,8 @@ SCHEMA_NAMES: dict[type[Message], str] = {
     UntagRequestV1: "cts.request.untag",
     SetUrlRequestV1: "cts.request.set_url",
     MarkRemovedRequestV1: "cts.request.mark_removed",
+    PromotionRequestV1: "cts.request.promotion",
+    PromotionDecisionV1: "cts.request.promotion_decision",
     # fedora-messaging's own name for the schema-less base class.
     Message: "base.message",
 }

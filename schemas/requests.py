@@ -99,11 +99,46 @@ class MarkRemovedRequestV1(Message):
         return f"Request to mark {self.body.get('compose_id')} removed"
 
 
+class PromotionRequestV1(Message):
+    """Ask for a compose to move one step up the promotion ladder (POST
+    /api/1/composes/{id}/promotions/)."""
+
+    topic = "cts.request.promotion"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Request a promotion", ["compose_id", "to"],
+        compose_id=_COMPOSE_ID, to={"type": "string", "minLength": 1, "maxLength": 100},
+        reason=_OPTIONAL_TEXT, user_data=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to promote {self.body.get('compose_id')} to {self.body.get('to')}"
+
+
+class PromotionDecisionV1(Message):
+    """Perform, reject or withdraw a pending promotion request (POST
+    /api/1/promotions/{id}/perform, /reject, /withdraw)."""
+
+    topic = "cts.request.promotion_decision"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Decide a promotion request", ["promotion_id", "decision"],
+        promotion_id={"type": "integer", "minimum": 1},
+        decision={"enum": ["perform", "reject", "withdraw"]},
+        reason=_OPTIONAL_TEXT,
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to {self.body.get('decision')} promotion {self.body.get('promotion_id')}"
+
+
 REQUEST_SCHEMAS: dict[str, type[Message]] = {
     "request.import": ImportRequestV1,
     "request.tag": TagRequestV1,
     "request.untag": UntagRequestV1,
     "request.set_url": SetUrlRequestV1,
     "request.mark_removed": MarkRemovedRequestV1,
+    "request.promotion": PromotionRequestV1,
+    "request.promotion_decision": PromotionDecisionV1,
 }
 """Topic after the configured prefix → the class whose `body_schema` the body must meet."""

@@ -20,9 +20,12 @@ from fedora_messaging.message import Message
 
 from ctsd.config import Settings
 from handlers.commands import (
+    DEFAULT_LADDER,
+    DecidePromotion,
     ImportCompose,
     MarkRemoved,
     RecordBuildStatus,
+    RequestPromotion,
     SetComposeUrl,
     TagCompose,
     UntagCompose,
@@ -64,12 +67,15 @@ class InputTopics:
     pungi_user: str
     odcs_user: str
     translate_paths: tuple[tuple[str, str], ...] = ()
+    # The promotion ladder ([workflow] ladder) that promotion requests climb.
+    ladder: tuple[str, ...] = DEFAULT_LADDER
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InputTopics:
         return cls(settings.topic_prefix, frozenset(settings.pungi_topics),
                    frozenset(settings.odcs_topics), settings.pungi_user,
-                   settings.odcs_user, settings.translate_paths)
+                   settings.odcs_user, settings.translate_paths,
+                   tuple(settings.workflow.ladder))
 
     def routing_keys(self) -> list[str]:
         requests = [self.request_prefix + suffix for suffix in REQUEST_SCHEMAS]
@@ -102,30 +108,36 @@ def intent_for(topics: InputTopics, routing_key: str, body: dict[str, Any],
         return _odcs_intent(topics, body)
     suffix = routing_key.removeprefix(topics.request_prefix)
     if routing_key.startswith(topics.request_prefix) and suffix in REQUEST_SCHEMAS:
-        return _request_intent(suffix, body, user_id)
+        return _request_intent(topics, suffix, body, user_id)
     raise Refused(400, "unknown topic", f"CTS does not handle topic {routing_key}")
 
 
-_REQUEST_COMMANDS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "request.import": lambda b: ImportCompose(
+_REQUEST_COMMANDS: dict[str, Callable[[dict[str, Any], tuple[str, ...]], Any]] = {
+    "request.import": lambda b, _ladder: ImportCompose(
         b["compose_info"], tuple(b.get("parent_compose_ids") or ()), b.get("respin_of"),
         b.get("compose_url")),
-    "request.tag": lambda b: TagCompose(b["compose_id"], b["tag"], b.get("user_data")),
-    "request.untag": lambda b: UntagCompose(b["compose_id"], b["tag"], b.get("user_data")),
-    "request.set_url": lambda b: SetComposeUrl(b["compose_id"], b["compose_url"],
+    "request.tag": lambda b, _ladder: TagCompose(b["compose_id"], b["tag"], b.get("user_data")),
+    "request.untag": lambda b, _ladder: UntagCompose(b["compose_id"], b["tag"], b.get("user_data")),
+    "request.set_url": lambda b, _ladder: SetComposeUrl(b["compose_id"], b["compose_url"],
                                                b.get("user_data")),
-    "request.mark_removed": lambda b: MarkRemoved(b["compose_id"], b.get("reason")),
+    "request.mark_removed": lambda b, _ladder: MarkRemoved(b["compose_id"], b.get("reason")),
+    "request.promotion": lambda b, ladder: RequestPromotion(
+        b["compose_id"], b["to"], b.get("reason"), b.get("user_data"), ladder),
+    "request.promotion_decision": lambda b, ladder: DecidePromotion(
+        b["promotion_id"], b["decision"], b.get("reason"), ladder),
 }
 
 
-def _request_intent(suffix: str, body: dict[str, Any], user_id: str | None) -> Intent:
+def _request_intent(topics: InputTopics, suffix: str, body: dict[str, Any],
+                    user_id: str | None) -> Intent:
     # RabbitMQ refuses a user_id that differs from the publisher's login, so when it is
     # present it names the sender; without it nobody vouches for who is asking.
     if not user_id:
         raise Refused(401, "no authenticated sender",
                       "Requests must carry the AMQP user_id property")
     _validate(REQUEST_SCHEMAS[suffix], body)
-    return Intent(_REQUEST_COMMANDS[suffix](body), Actor(user_id, backend=BACKEND))
+    command = _REQUEST_COMMANDS[suffix](body, topics.ladder)
+    return Intent(command, Actor(user_id, backend=BACKEND))
 
 
 def _pungi_intent(topics: InputTopics, body: dict[str, Any]) -> Intent:

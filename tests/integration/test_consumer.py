@@ -22,7 +22,7 @@ from ctsd.auth.settings import AuthSettings
 from ctsd.config import Principals, Settings
 from ctsd.consumer.runner import Consumer
 from ctsd.db import migrate
-from ctsd.db.tables import processed_messages
+from ctsd.db.tables import compose_tags, composes, processed_messages, tags
 from ctsd.service import Outcome
 from handlers.commands import ChangeTagPermission, CreateTag
 from handlers.identity import ANONYMOUS
@@ -288,3 +288,39 @@ async def test_a_senders_groups_give_it_tag_permissions(harness):
     await harness.until(lambda: history(url, ORACLE_JAVA) == ["created", "tagged"],
                         "the tag")
     assert harness.dead_letters() == []
+
+
+async def test_promotion_requested_and_performed_over_the_bus(harness):
+    url = harness.settings.database_url
+    harness.settings = replace(harness.settings,
+                               admins=Principals(users=frozenset({BROKER_USER})))
+    await seed(harness.settings, ORACLE_JAVA)
+    await harness.start()
+    request = harness.publish(harness.topic("request.promotion"),
+                              {"compose_id": ORACLE_JAVA, "to": "nightly",
+                               "reason": "best periodic of the day"}, user_id=BROKER_USER)
+
+    def answers(message_id: str) -> dict[str, Any]:
+        return {e.topic.removeprefix(harness.settings.topic_prefix): e.body
+                for e in events(url) if e.in_reply_to == message_id}
+
+    requested = await harness.until(lambda: answers(request), "the promotion request")
+    # The v1 view (the nightly-requested tag) and the promotion message answer it.
+    assert set(requested) == {"compose-tagged", "compose-promotion-requested"}
+    promotion = requested["compose-promotion-requested"]["promotion"]
+    assert (promotion["to"], promotion["state"]) == ("nightly", "requested")
+
+    perform = harness.publish(harness.topic("request.promotion_decision"),
+                              {"promotion_id": promotion["id"], "decision": "perform"},
+                              user_id=BROKER_USER)
+    performed = await harness.until(lambda: answers(perform), "the promotion")
+    assert performed["compose-promoted"]["promotion"]["state"] == "performed"
+    assert compose_row_tags(url, ORACLE_JAVA) == ["nightly"]
+    assert harness.dead_letters() == []
+
+
+def compose_row_tags(url: str, compose_id: str) -> list[str]:
+    rows = query(url, select(tags.c.name).join(compose_tags, compose_tags.c.tag_id == tags.c.id)
+                 .join(composes, composes.c.pk == compose_tags.c.compose_pk)
+                 .where(composes.c.compose_id == compose_id))
+    return [row.name for row in rows]

@@ -18,7 +18,14 @@ from ctsd.consumer.inputs import (
     translate_path,
 )
 from ctsd.consumer.runner import is_outage
-from handlers.commands import MarkRemoved, RecordBuildStatus, SetComposeUrl, TagCompose
+from handlers.commands import (
+    DecidePromotion,
+    MarkRemoved,
+    RecordBuildStatus,
+    RequestPromotion,
+    SetComposeUrl,
+    TagCompose,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TOPICS = InputTopics(
@@ -80,6 +87,19 @@ def test_request_acts_as_the_broker_verified_sender():
     assert (intent.actor.username, intent.actor.backend) == ("alice", "amqp")
 
 
+def test_promotion_requests_climb_the_configured_ladder():
+    topics = InputTopics("cts.", frozenset(), frozenset(), "pungi", "odcs",
+                         ladder=("ci", "gated", "shipped"))
+    request = intent_for(topics, "cts.request.promotion",
+                         {"compose_id": "c", "to": "gated", "reason": "CI green"}, "alice")
+    assert request.command == RequestPromotion("c", "gated", "CI green", None,
+                                               ("ci", "gated", "shipped"))
+    decision = intent_for(topics, "cts.request.promotion_decision",
+                          {"promotion_id": 7, "decision": "reject", "reason": "flaky"}, "bob")
+    assert decision.command == DecidePromotion(7, "reject", "flaky", ("ci", "gated", "shipped"))
+    assert decision.actor.username == "bob"
+
+
 def test_request_without_user_id_is_refused_before_anything_else():
     with pytest.raises(Refused) as refused:
         intent_for(TOPICS, "cts.request.tag", {"bogus": 1}, None)
@@ -90,6 +110,9 @@ def test_request_without_user_id_is_refused_before_anything_else():
     ("cts.request.tag", {"compose_id": "c"}),
     ("cts.request.tag", {"compose_id": "c", "tag": "t", "extra": 1}),
     ("cts.request.set_url", {"compose_id": "c", "compose_url": 5}),
+    ("cts.request.promotion", {"compose_id": "c"}),
+    ("cts.request.promotion_decision", {"promotion_id": 1, "decision": "approve"}),
+    ("cts.request.promotion_decision", {"promotion_id": "1", "decision": "perform"}),
     ("pungi.compose.status.change", {"status": "FINISHED"}),
     ("odcs.compose.state-changed", {"compose": {"pungi_compose_id": "x"}}),
 ])

@@ -295,7 +295,19 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                   **_event_paths(), **_health_paths(),
                   **workflow_paths(per_page_default, per_page_max),
                   **query_paths(compose_filter_parameters())},
+        # Reads are open; writes need a user from one of the [auth] backends. Only the
+        # bearer token is something a client sends itself; the proxy header and client
+        # certificates are arranged by the deployment, so they are described, not listed.
+        "security": [{}, {"oidc_token": []}],
         "components": {
+            "securitySchemes": {"oidc_token": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "An OpenID Connect access token from the configured provider "
+                               "(backend oidc), with the scopes new-compose, edit-compose, "
+                               "new-tag or edit-tag under the configured namespace. Behind a "
+                               "trusted front proxy (backend proxy, e.g. Kerberos through "
+                               "mod_auth_gssapi) or with a TLS client certificate (backend "
+                               "cert) no header is needed."}},
             "schemas": {**component_schemas(), **workflow_schemas(), **query_schemas()},
             "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))
                           for status, name in _ERRORS.items()},

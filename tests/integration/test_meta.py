@@ -110,6 +110,14 @@ async def test_spec_describes_every_route_with_its_method(client):
     assert set(spec["paths"]) == {path for _method, path, _view in ROUTES}
 
 
+async def test_spec_says_how_to_authenticate(client):
+    spec = await get_json(client, "/static/openapispec.json")
+    scheme = spec["components"]["securitySchemes"]["oidc_token"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    # Anonymous reads stay possible: the empty requirement is one of the alternatives.
+    assert {} in spec["security"]
+
+
 async def test_spec_is_valid_openapi(client):
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(await get_json(client, "/static/openapispec.json"))

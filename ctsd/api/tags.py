@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.api.keys import BUS, READ_ENGINE
 from ctsd.api.requests import actor_of, json_object, optional_str
@@ -49,23 +50,22 @@ async def edit_tag(request: web.Request) -> web.Response:
     return json_response(outcome.body)
 
 
-async def _tag_id(request: web.Request) -> int:
-    async with request.app[READ_ENGINE].connect() as conn:
-        tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
+async def tag_id_of(conn: AsyncConnection, request: web.Request) -> int:
+    """The id of the tag the path names (by id or name); NotFound if there is none."""
+    tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
     if tag is None:
         raise NotFound(f"Tag {request.match_info['tag']} does not exist")
     return tag.id
 
 
 async def get_tag(request: web.Request) -> web.Response:
-    tag_id = await _tag_id(request)
     async with request.app[READ_ENGINE].connect() as conn:
-        return json_response(await tag_representation(conn, tag_id))
+        return json_response(await tag_representation(conn, await tag_id_of(conn, request)))
 
 
 async def tag_changes_view(request: web.Request) -> web.Response:
-    tag_id = await _tag_id(request)
     async with request.app[READ_ENGINE].connect() as conn:
+        tag_id = await tag_id_of(conn, request)
         rows = await conn.execute(
             select(tag_changes).where(tag_changes.c.tag_id == tag_id).order_by(tag_changes.c.id)
         )

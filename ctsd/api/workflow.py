@@ -15,12 +15,11 @@ from sqlalchemy import func, select
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.api.pagination import envelope, page_request
 from ctsd.api.requests import actor_of, json_object, optional_str
+from ctsd.api.tags import tag_id_of
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.gate_store import gates_of
 from ctsd.db.representation import compose_representations
 from ctsd.db.tables import compose_locations, composes, promotion_requests
-from ctsd.db.tag_store import SqlTagStore
-from ctsd.db.uow import utcnow
 from ctsd.db.workflow_store import PROMOTION_ROWS, promotion_record
 from ctsd.jsonio import json_response
 from handlers.commands import DecidePromotion, MarkRemoved, RequestPromotion, SetTagGates
@@ -149,18 +148,9 @@ async def compose_status(request: web.Request) -> web.Response:
     })
 
 
-async def _tag_id(request: web.Request) -> int:
-    async with request.app[READ_ENGINE].connect() as conn:
-        tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
-    if tag is None:
-        raise NotFound(f"Tag {request.match_info['tag']} does not exist")
-    return tag.id
-
-
 async def get_tag_gates(request: web.Request) -> web.Response:
-    tag_id = await _tag_id(request)
     async with request.app[READ_ENGINE].connect() as conn:
-        return json_response(await gates_of(conn, tag_id))
+        return json_response(await gates_of(conn, await tag_id_of(conn, request)))
 
 
 async def put_tag_gates(request: web.Request) -> web.Response:

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from dataclasses import replace
 from typing import Any
 
 from pika.spec import BasicProperties
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 from tenacity.wait import wait_base
 
@@ -33,6 +31,7 @@ from ctsd.amqp import AmqpChannel, AmqpError, Delivery
 from ctsd.auth.errors import AuthUnavailable
 from ctsd.auth.groups import group_resolver_from
 from ctsd.config import Settings
+from ctsd.consumer.deliveries import dead_letter_properties, is_outage, message_key
 from ctsd.consumer.inputs import InputTopics, Intent, Refused, decode_body, intent_for
 from ctsd.service import BusCommand, CommandBus
 from handlers.errors import CommandError
@@ -42,33 +41,6 @@ log = logging.getLogger(__name__)
 MAX_RECONNECT_DELAY = 60.0
 _REASONS = {401: "not authenticated", 403: "forbidden", 404: "unknown compose",
             409: "conflict"}
-
-
-# PostgreSQL SQLSTATE classes that are about the server, not the statement: connection
-# exception, bad credentials, no such database, out of resources, shutting down or
-# starting up, system error. The database is "away" for all of them (a wrong setting
-# too): the message must wait for it, not be dead-lettered.
-_OUTAGE_SQLSTATE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
-
-
-def is_outage(exc: BaseException) -> bool:
-    """True for failures that say nothing about the message: the database, or the
-    directory that says which groups a sender is in, is away."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, AuthUnavailable)):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
-    return exc.connection_invalidated or code[:2] in _OUTAGE_SQLSTATE_CLASSES
-
-
-def message_key(delivery: Delivery) -> str:
-    """The id a redelivery of this message has too: its message_id, else a digest."""
-    message_id = delivery.properties.message_id
-    if message_id and len(message_id) <= 255:
-        return message_id
-    digest = hashlib.sha256(delivery.routing_key.encode() + b"\n" + delivery.body)
-    return digest.hexdigest()
 
 
 class Consumer:
@@ -247,29 +219,6 @@ class Consumer:
             await channel.publish("", reply_to, json.dumps(reply).encode(), BasicProperties(
                 content_type="application/json", correlation_id=key, delivery_mode=2,
             ), mandatory=False)
-
-
-def dead_letter_properties(delivery: Delivery, key: str, refusal: Refused
-                           ) -> BasicProperties:
-    """The original properties and headers plus why and whence. The sender's user_id
-    moves to a header: RabbitMQ refuses a user_id other than the publisher's own."""
-    original = delivery.properties
-    headers: dict[str, Any] = dict(original.headers or {})
-    headers.update({
-        "x-cts-error": refusal.message[:4000],
-        "x-cts-error-status": refusal.status,
-        "x-cts-error-reason": refusal.reason,
-        "x-cts-original-exchange": delivery.exchange,
-        "x-cts-original-routing-key": delivery.routing_key,
-    })
-    if original.user_id:
-        headers["x-cts-original-user-id"] = original.user_id
-    return BasicProperties(
-        content_type=original.content_type, content_encoding=original.content_encoding,
-        message_id=key, correlation_id=original.correlation_id,
-        timestamp=original.timestamp, type=original.type, app_id=original.app_id,
-        delivery_mode=2, headers=headers,
-    )
 
 
 async def _unless(awaitable: Any, *interrupts: asyncio.Future[Any]) -> tuple[bool, Any]:

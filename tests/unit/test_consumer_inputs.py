@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ctsd.consumer.deliveries import is_outage
 from ctsd.consumer.inputs import (
     InputTopics,
     Refused,
@@ -17,7 +18,6 @@ from ctsd.consumer.inputs import (
     intent_for,
     translate_path,
 )
-from ctsd.consumer.runner import is_outage
 from handlers.commands import (
     DecidePromotion,
     MarkRemoved,

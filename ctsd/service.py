@@ -157,6 +157,10 @@ class CommandBus:
                 async with SqlUnitOfWork(self.engine, self.topic_prefix, None,
                                          self.allocator) as uow:
                     fresh = await uow.claim_messages([item.message_id for item in items])
+                    # Every command locks its compose first: take all those locks at once.
+                    await uow.composes.lock_all(sorted({
+                        item.command.compose_id for item in items
+                        if isinstance(getattr(item.command, "compose_id", None), str)}))
                     outcomes = []
                     for item in items:
                         if item.message_id not in fresh:

@@ -105,3 +105,11 @@ LOCK_COMPOSE = (
     .where(composes.c.compose_id == bindparam("compose_id"))
     .with_for_update(of=composes)
 )
+# The same for every compose a batch of bus messages names, in pk order: one trip for the
+# batch, and two batches locking overlapping composes take them in the same order.
+LOCK_COMPOSES = (
+    REPRESENTATION_ROWS.add_columns(composes.c.compose_id)
+    .where(composes.c.compose_id.in_(bindparam("compose_ids", expanding=True)))
+    .order_by(composes.c.pk)
+    .with_for_update(of=composes)
+)

@@ -11,7 +11,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd import jsonio
-from ctsd.db.compose_statements import INSERT_COMPOSE, LOCK_COMPOSE, statements
+from ctsd.db.compose_statements import (
+    INSERT_COMPOSE,
+    LOCK_COMPOSE,
+    LOCK_COMPOSES,
+    statements,
+)
 from ctsd.db.representation import (
     compose_representations,
     new_compose_representation,
@@ -63,6 +68,7 @@ class SqlComposeStore:
         self._fresh: dict[int, dict[str, Any]] = {}
         # Rows read by lock(): their columns stay valid until a column-changing method.
         self._locked_rows: dict[int, Any] = {}
+        self._locked_pks: dict[str, int] = {}
         # Set by the unit of work for an import that may have a kept answer
         # (ctsd.lost_answers.claim_parameters); next_respin claims it.
         self.lost_answer: dict[str, Any] | None = None
@@ -140,11 +146,26 @@ class SqlComposeStore:
             )
 
     async def lock(self, compose_id: str) -> ComposeRef | None:
-        row = (await self._conn.execute(LOCK_COMPOSE, {"compose_id": compose_id})).first()
-        if row is None:
-            return None
-        self._locked_rows[row.pk] = row
+        pk = self._locked_pks.get(compose_id)
+        if pk is not None and pk in self._locked_rows:
+            # Locked earlier in this transaction (lock_all) and its columns unchanged since.
+            row = self._locked_rows[pk]
+        else:
+            row = (await self._conn.execute(LOCK_COMPOSE, {"compose_id": compose_id})).first()
+            if row is None:
+                return None
+            self._locked_rows[row.pk] = row
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
+
+    async def lock_all(self, compose_ids: list[str]) -> None:
+        """Lock these composes now, in one statement; lock() then answers from what this
+        read. Unknown ids are left out (lock() reports them)."""
+        if not compose_ids:
+            return
+        rows = await self._conn.execute(LOCK_COMPOSES, {"compose_ids": compose_ids})
+        for row in rows:
+            self._locked_rows[row.pk] = row
+            self._locked_pks[row.compose_id] = row.pk
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
         return await self._change_tag(compose_pk, tag_id, added=True)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import column, select
+import pytest
+from sqlalchemy import column, event, select
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine as create_async_engine
 from ctsd.db.tables import compose_changes, processed_messages
 from ctsd.db.uow import SqlUnitOfWork
+from ctsd.service import BusCommand, CommandBus
+from handlers.commands import TagCompose
+from handlers.errors import NotFound
+from handlers.identity import Actor, Roles
 from tests.integration.consumer_harness import (
     BROKER_USER,
     FEDORA_ELN,
@@ -141,3 +146,26 @@ async def test_claiming_many_message_ids_returns_only_the_new_ones(database_url)
             assert await uow.claim_messages(["c"]) == {"c"}
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_locks_all_its_composes_in_one_statement(pg_url):
+    settings = Settings(database_url=pg_url)
+    await seed(settings, ORACLE_JAVA, FEDORA_ELN, tag=TAG)
+    engine = create_async_engine(settings)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, sql, *_args: statements.append(sql))
+    try:
+        bus = CommandBus(engine, Roles(), settings.topic_prefix)
+        actor = Actor(BROKER_USER, backend="amqp")
+        items = [BusCommand(TagCompose(compose_id, TAG), actor, f"m-{n}")
+                 for n, compose_id in enumerate([ORACLE_JAVA, FEDORA_ELN, "Nope-1-20200101.0"])]
+        with pytest.raises(NotFound):
+            await bus.execute_batch(items)  # the unknown compose fails the batch...
+        statements.clear()
+        outcomes = await bus.execute_batch(items[:2])  # ...without it, it commits
+    finally:
+        await engine.dispose()
+    assert [outcome.body["tags"] for outcome in outcomes] == [[TAG], [TAG]]
+    assert sum("FOR UPDATE" in sql for sql in statements) == 1
+    assert history(pg_url, ORACLE_JAVA) == history(pg_url, FEDORA_ELN) == ["created", "tagged"]

@@ -165,6 +165,9 @@ class CertificateAuthority:
 # --- slapd --------------------------------------------------------------------------------
 
 SUFFIX = "dc=example,dc=org"
+# The directory's own admin, for tests of an authenticated bind (made up here).
+ADMIN_DN = f"cn=admin,{SUFFIX}"
+ADMIN_PASSWORD = "bind-test-password"
 GROUPS_BASE = f"ou=Groups,{SUFFIX}"
 
 _SLAPD_CONF = """\
@@ -177,7 +180,7 @@ pidfile {root}/slapd.pid
 database mdb
 suffix "{suffix}"
 rootdn "cn=admin,{suffix}"
-rootpw not-used-by-tests
+rootpw {admin_password}
 directory {root}/data
 """
 
@@ -219,7 +222,8 @@ class Slapd:
                                                        "scripts/ensure-services.sh)"))
         (self.root / "data").mkdir(parents=True, exist_ok=True)
         conf = self.root / "slapd.conf"
-        conf.write_text(_SLAPD_CONF.format(root=self.root, suffix=SUFFIX))
+        conf.write_text(_SLAPD_CONF.format(root=self.root, suffix=SUFFIX,
+                                           admin_password=ADMIN_PASSWORD))
         (self.root / "directory.ldif").write_text(DIRECTORY_LDIF)
         subprocess.run([shutil.which("slapadd", path="/usr/sbin:/usr/bin"), "-f", str(conf),
                         "-l", str(self.root / "directory.ldif")],

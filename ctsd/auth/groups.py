@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ldap3
@@ -42,6 +43,11 @@ class LdapGroups:
     def __init__(self, config: LdapSettings) -> None:
         self._config = config
         self._server = ldap3.Server(config.server, connect_timeout=config.timeout_seconds)
+        # Read once at start-up: a missing or unreadable file stops ctsd with the reason.
+        self._bind: dict[str, str] = {}
+        if config.bind_dn:
+            password = Path(config.bind_password_file).read_text().strip()
+            self._bind = {"user": config.bind_dn, "password": password}
         # username -> (monotonic expiry, groups)
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
@@ -60,7 +66,7 @@ class LdapGroups:
         # would then match other people's groups.
         query = config.search_filter.replace("{username}", escape_filter_chars(username))
         try:
-            with ldap3.Connection(self._server, auto_bind=True, read_only=True,
+            with ldap3.Connection(self._server, auto_bind=True, read_only=True, **self._bind,
                                   # ldap3 packs this into a socket option: whole seconds.
                                   receive_timeout=max(1, round(config.timeout_seconds))
                                   ) as conn:

@@ -65,6 +65,10 @@ class LdapSettings:
     group_attribute: str = "cn"
     cache_ttl_seconds: float = 300.0
     timeout_seconds: float = 5.0
+    # Directories that refuse anonymous searches: bind as this DN, with the password
+    # read from a file (kept out of ctsd.toml, e.g. systemd's LoadCredential).
+    bind_dn: str = ""
+    bind_password_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,8 @@ def _ldap(raw: Any) -> LdapSettings:
         raise AuthConfigError("[auth.ldap] search_filter must contain {username}")
     if float(values.get("cache_ttl_seconds", 0)) < 0:
         raise AuthConfigError("[auth.ldap] cache_ttl_seconds must be 0 or more")
+    if bool(values.get("bind_dn")) != bool(values.get("bind_password_file")):
+        raise AuthConfigError("[auth.ldap] bind_dn and bind_password_file go together")
     return LdapSettings(**values)
 
 

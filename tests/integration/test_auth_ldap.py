@@ -14,9 +14,9 @@ import pytest
 
 from ctsd.api.app import create_app
 from ctsd.auth.groups import GroupsUnavailable, LdapGroups, group_resolver_from
-from ctsd.auth.settings import LdapSettings, auth_settings_from_toml
+from ctsd.auth.settings import AuthConfigError, LdapSettings, auth_settings_from_toml
 from ctsd.config import Principals, Settings
-from tests.auth_support import Slapd, database_state
+from tests.auth_support import ADMIN_DN, ADMIN_PASSWORD, Slapd, database_state
 from tests.integration.test_auth_proxy import as_user, setup_tag
 
 COMPOSE = "/api/1/composes/"
@@ -109,3 +109,22 @@ async def test_ldap_outage_answers_503_and_changes_nothing(
     assert database_state(database_url) == before
     # Anonymous reads need no groups and keep working.
     assert (await client.get(COMPOSE)).status == 200
+
+
+async def test_a_configured_bind_dn_and_password_file_are_used(slapd: Slapd,
+                                                              tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.write_text(ADMIN_PASSWORD + "\n")  # a trailing newline, as editors leave it
+    bad.write_text("not-the-password")
+    bound = ldap_groups(slapd, bind_dn=ADMIN_DN, bind_password_file=str(good))
+    assert await bound.groups_for("bob") == {"qe-team", "releng"}
+    # The credentials really are sent: a wrong password is refused by the directory,
+    # which is an outage for callers (503), not "no groups".
+    wrong = ldap_groups(slapd, bind_dn=ADMIN_DN, bind_password_file=str(bad))
+    with pytest.raises(GroupsUnavailable):
+        await wrong.groups_for("bob")
+
+
+def test_bind_dn_without_a_password_file_is_refused(slapd: Slapd) -> None:
+    with pytest.raises(AuthConfigError, match="bind_dn and bind_password_file"):
+        auth_settings_from_toml({"ldap": slapd.ldap_table(bind_dn=ADMIN_DN)})

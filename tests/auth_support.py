@@ -62,19 +62,29 @@ class Provider:
         self.fetches = 0
         self._runner: web.AppRunner | None = None
         self.jwks_url = ""
+        self.base_url = ""
+        # What the discovery document says the issuer is (default: base_url).
+        self.discovery_issuer = ""
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/jwks", self._jwks)
+        app.router.add_get("/.well-known/openid-configuration", self._discovery)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         port = free_port()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.jwks_url = f"http://127.0.0.1:{port}/jwks"
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.jwks_url = f"{self.base_url}/jwks"
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _discovery(self, request: web.Request) -> web.Response:
+        # The provider's issuer is its own base URL (what discovery expects).
+        return web.json_response({"issuer": self.discovery_issuer or self.base_url,
+                                  "jwks_uri": self.jwks_url})
 
     async def _jwks(self, request: web.Request) -> web.Response:
         self.fetches += 1

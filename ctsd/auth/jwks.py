@@ -28,8 +28,11 @@ class KeysUnavailable(AuthUnavailable):
 
 
 class JwksCache:
-    def __init__(self, url: str, cache_seconds: float, refetch_seconds: float) -> None:
+    def __init__(self, url: str, cache_seconds: float, refetch_seconds: float,
+                 issuer: str = "") -> None:
+        # No url: ask the issuer's discovery document for it, on the first fetch.
         self._url = url
+        self._issuer = issuer
         self._cache_seconds = cache_seconds
         self._refetch_seconds = refetch_seconds
         self._keys: dict[str | None, jwt.PyJWK] = {}
@@ -55,7 +58,8 @@ class JwksCache:
             try:
                 self._keys = _parse(await self._fetch())
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("cannot fetch the JWKS from %s: %s", self._url, exc)
+                log.warning("cannot fetch the JWKS from %s: %s",
+                            self._url or f"{self._issuer} (discovery)", exc)
                 if not self._keys:
                     raise KeysUnavailable("The identity provider's keys cannot be fetched "
                                           "now; try again later") from exc
@@ -65,7 +69,25 @@ class JwksCache:
     async def _fetch(self) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=FETCH_TIMEOUT)
-        async with self._session.get(self._url) as response:
+        if not self._url:
+            self._url = await self._discover()
+        return await self._get_json(self._url)
+
+    async def _discover(self) -> str:
+        """The jwks_uri of the issuer's OpenID Connect discovery document."""
+        document = await self._get_json(
+            self._issuer.rstrip("/") + "/.well-known/openid-configuration")
+        # The document must be the issuer's own (OpenID Connect Discovery 1.0, 4.3).
+        if not isinstance(document, dict) or document.get("issuer") != self._issuer:
+            raise ValueError("the discovery document names another issuer")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+            raise ValueError("the discovery document has no jwks_uri")
+        return jwks_uri
+
+    async def _get_json(self, url: str) -> Any:
+        assert self._session is not None
+        async with self._session.get(url) as response:
             response.raise_for_status()
             return await response.json(content_type=None)
 

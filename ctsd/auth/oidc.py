@@ -39,7 +39,7 @@ class OidcBackend:
         self._config = config
         self._groups = groups
         self._jwks = jwks or JwksCache(config.jwks_url, config.jwks_cache_seconds,
-                                       config.jwks_refetch_seconds)
+                                       config.jwks_refetch_seconds, config.issuer)
 
     async def authenticate(self, request: web.Request) -> Actor | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

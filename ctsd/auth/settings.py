@@ -29,7 +29,9 @@ class AuthConfigError(ValueError):
 class OidcSettings:
     issuer: str
     audience: str
-    jwks_url: str
+    # Empty: found through the provider's discovery document,
+    # <issuer>/.well-known/openid-configuration (its jwks_uri).
+    jwks_url: str = ""
     # Scopes are "<scope_namespace><name>", e.g. https://id.example.org/scope/cts/new-compose.
     scope_namespace: str = ""
     username_claim: str = "sub"
@@ -120,15 +122,19 @@ def _keys(raw: Any, name: str, cls: type, required: tuple[str, ...]) -> dict[str
 
 
 def _oidc(raw: Any) -> OidcSettings:
-    values = _keys(raw, "oidc", OidcSettings, ("issuer", "audience", "jwks_url"))
+    values = _keys(raw, "oidc", OidcSettings, ("issuer", "audience"))
     if "algorithms" in values:
         algorithms = frozenset(values["algorithms"])
         if not algorithms or algorithms - SAFE_ALGORITHMS:
             raise AuthConfigError(f"[auth.oidc] algorithms must be some of "
                                   f"{sorted(SAFE_ALGORITHMS)} (never none or HS*)")
         values["algorithms"] = algorithms
-    if not str(values["jwks_url"]).startswith(("https://", "http://")):
-        raise AuthConfigError("[auth.oidc] jwks_url must be an http(s) URL")
+    if "jwks_url" in values:
+        if not str(values["jwks_url"]).startswith(("https://", "http://")):
+            raise AuthConfigError("[auth.oidc] jwks_url must be an http(s) URL")
+    elif not str(values["issuer"]).startswith(("https://", "http://")):
+        raise AuthConfigError("[auth.oidc] without jwks_url the keys are found through the "
+                              "issuer's discovery document, so issuer must be an http(s) URL")
     return OidcSettings(**values)
 
 

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import serialization
 
 from ctsd.api.app import create_app
+from ctsd.auth.jwks import JwksCache, KeysUnavailable
 from ctsd.auth.settings import auth_settings_from_toml
 from ctsd.config import Principals, Settings
 from tests.auth_support import (
@@ -249,3 +250,20 @@ async def test_unreachable_identity_provider_answers_503_and_changes_nothing(
     assert body["message"] == ("The identity provider's keys cannot be fetched now; "
                                "try again later")
     assert database_state(database_url) == before
+
+
+async def test_without_jwks_url_the_keys_are_found_through_discovery(
+        provider: Provider) -> None:
+    keys = JwksCache("", cache_seconds=60, refetch_seconds=0, issuer=provider.base_url)
+    try:
+        assert (await keys.key("key-1")) is not None
+    finally:
+        await keys.close()
+    # A discovery document that names another issuer is not believed.
+    provider.discovery_issuer = "https://somebody-else.example.org/"
+    forged = JwksCache("", cache_seconds=60, refetch_seconds=0, issuer=provider.base_url)
+    try:
+        with pytest.raises(KeysUnavailable):
+            await forged.key("key-1")
+    finally:
+        await forged.close()

@@ -11,6 +11,7 @@ from ctsd.auth.chain import authenticator_from
 from ctsd.auth.noauth import NoAuth
 from ctsd.auth.oidc import OidcBackend
 from ctsd.auth.proxy import ProxyBackend
+from ctsd.auth.settings import auth_settings_from_toml
 from ctsd.config import ConfigError, load_settings
 from handlers.identity import Actor
 
@@ -56,7 +57,11 @@ def test_environment_may_choose_backends(tmp_path: Path) -> None:
     (OIDC + 'algorithms = ["none"]\n', "never none or HS*"),
     (OIDC + 'algorithms = ["HS256"]\n', "never none or HS*"),
     (OIDC + 'jwks_url = "file:///etc/passwd"\n', None),  # duplicate key: TOML error
-    ('[auth.oidc]\nissuer = "https://id.example.org/"\n', "needs audience, jwks_url"),
+    # jwks_url may be left out (discovery), the issuer and audience may not.
+    ('[auth.oidc]\nissuer = "https://id.example.org/"\n', "needs audience"),
+    ('[auth.oidc]\naudience = "cts"\n', "needs issuer"),
+    ('[auth.oidc]\nissuer = "id.example.org"\naudience = "cts"\n',
+     "issuer must be an http(s) URL"),
     ('[auth.oidc]\nissuer = "i"\naudience = "a"\njwks_url = "ftp://x"\n',
      "jwks_url must be an http(s) URL"),
     ('[auth.cert]\nusername_attribute = "serialNumber"\n', "username_attribute must be"),
@@ -91,3 +96,9 @@ def test_scopes_limit_only_scoped_actors() -> None:
 ])
 def test_every_write_route_needs_a_scope(method: str, route: str, scope: str) -> None:
     assert route_scope(method, route) == scope
+
+
+def test_oidc_without_jwks_url_relies_on_discovery():
+    oidc = auth_settings_from_toml({"oidc": {"issuer": "https://id.example.org/",
+                                             "audience": "cts"}}).oidc
+    assert oidc is not None and oidc.jwks_url == ""

@@ -6,8 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import terminate
 
 
 def run_ctsd(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
@@ -35,3 +39,30 @@ def test_port_in_use_is_one_line_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()]
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_to_serve_stops_its_workers_too(start_ctsd, e2e_database_url):
+    # systemd and scripts stop `ctsd serve` with SIGTERM to the main process; its
+    # workers must not stay behind serving the port.
+    [server] = start_ctsd(1, CTSD_DATABASE_URL=e2e_database_url, CTSD_HTTP_WORKERS="2")
+    workers = children_of(server.process.pid)
+    assert len(workers) == 2 and all(running(pid) for pid in workers)
+
+    assert terminate(server.process) == 0
+    deadline = time.monotonic() + 15
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(running(pid) for pid in workers), server.stderr()

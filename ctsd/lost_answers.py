@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd.db.engine import upsert_insert
 from ctsd.db.tables import idempotency_keys
 
 LOST_ANSWER_TTL = timedelta(minutes=5)
@@ -64,9 +64,7 @@ async def keep(conn: AsyncConnection, username: str, request_hash: str, answer: 
     values = {"username": username, "key": _PREFIX + request_hash,
               "request_hash": request_hash, "status": 200, "response": json.dumps(answer),
               "created_at": now}
-    # Not ctsd.db.stores.upsert_insert: that module builds on CLAIM above.
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     await conn.execute(
-        insert(idempotency_keys).values(**values)
+        upsert_insert(conn, idempotency_keys).values(**values)
         .on_conflict_do_update(index_elements=["username", "key"], set_=values)
     )

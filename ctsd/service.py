@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
 from ctsd import lost_answers
-from ctsd.db.stores import KeptAnswer, upsert_insert
+from ctsd.db.engine import upsert_insert
+from ctsd.db.stores import KeptAnswer
 from ctsd.db.tables import idempotency_keys
 from ctsd.db.uow import SqlUnitOfWork, utcnow
 from handlers import HANDLERS

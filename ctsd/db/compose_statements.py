@@ -11,9 +11,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from ctsd import lost_answers
+from ctsd.db.engine import insert_for
 from ctsd.db.representation import REPRESENTATION_ROWS, current_relations
 from ctsd.db.tables import compose_tags, composes, respin_counters, tags
 
@@ -21,7 +22,7 @@ from ctsd.db.tables import compose_tags, composes, respin_counters, tags
 @functools.cache
 def statements(dialect: str) -> SimpleNamespace:
     """The write statements of one dialect, with bound parameters."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     counter = respin_counters.c.last_respin
     requested = bindparam("requested")
     return SimpleNamespace(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ctsd import jsonio
@@ -91,3 +92,13 @@ def _make_sqlite_writes_immediate(engine: AsyncEngine) -> None:
 async def open_write_connection(engine: AsyncEngine) -> AsyncConnection:
     connection = await engine.connect()
     return await connection.execution_options(**{WRITE_OPTION: True})
+
+
+def insert_for(dialect: str) -> Any:
+    """The dialect's `insert`, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
+    """INSERT that supports ON CONFLICT on both PostgreSQL and SQLite."""
+    return insert_for(conn.dialect.name)(table)

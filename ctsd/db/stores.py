@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd import jsonio
@@ -40,11 +39,6 @@ class KeptAnswer(Exception):
         super().__init__("a kept answer was claimed")
         self.answer = answer
 
-
-def upsert_insert(conn: AsyncConnection, table: Any) -> Any:
-    """INSERT that supports ON CONFLICT on both PostgreSQL and SQLite."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 class SqlComposeStore:

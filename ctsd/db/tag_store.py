@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.db.stores import upsert_insert
+from ctsd.db.engine import upsert_insert
 from ctsd.db.tables import tag_changes, tag_permissions, tags
 from handlers.ports import TagRecord
 

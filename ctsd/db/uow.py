@@ -10,10 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import bindparam, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ctsd.db.engine import open_write_connection
+from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.gate_store import SqlGateStore, SqlLocationStore
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
@@ -44,8 +43,7 @@ _CHANGE_AND_EVENT = _change_and_event_statement()
 
 @functools.cache
 def _claim_message_statement(dialect: str) -> Any:
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert_for(processed_messages).on_conflict_do_nothing()
+    return (insert_for(dialect)(processed_messages).on_conflict_do_nothing()
             .returning(processed_messages.c.message_id))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.db.stores import upsert_insert
+from ctsd.db.engine import upsert_insert
 from ctsd.db.tables import compose_tags, composes, promotion_requests, removal_requests, tags
 from handlers.ports import PromotionRecord
 

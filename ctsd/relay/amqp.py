@@ -51,13 +51,6 @@ class AmqpPublisher:
         self._exchange = exchange
         self._channel: AmqpChannel | None = None
 
-    async def publish(self, envelope: Envelope) -> bool:
-        """Publish one and wait for its confirm (see publish_batch); raise BrokerError."""
-        [result] = await self.publish_batch([envelope])
-        if isinstance(result, BrokerError):
-            raise result
-        return result
-
     async def publish_batch(self, envelopes: list[Envelope]) -> list[BatchResult]:
         """Publish all, then wait for their confirms: one result per envelope, in order.
 

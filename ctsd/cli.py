@@ -20,14 +20,13 @@ from typing import Any
 import uvloop
 from aiohttp import web
 
-from ctsd.api.app import create_app, roles_from
+from ctsd.api.app import create_app
 from ctsd.auth.tls import server_ssl_context
+from ctsd.bootstrap import open_write_path
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
-from ctsd.db.engine import create_engine
 from ctsd.relay import run_relay_command
-from ctsd.service import CommandBus
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -208,15 +207,12 @@ async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:
     else:
         command = ChangeTagPermission(args.tag, args.tag_command.replace("-", "_"),
                                       args.user, args.group)
-    engine = create_engine(settings)
     try:
-        bus = CommandBus(engine, roles_from(settings), settings.topic_prefix)
-        outcome = await bus.execute(command, actor)
+        async with open_write_path(settings) as write_path:
+            outcome = await write_path.bus.execute(command, actor)
     except CommandError as exc:
         print(f"ctsd: {exc.message}", file=sys.stderr)
         return 1
-    finally:
-        await engine.dispose()
     print(json.dumps(outcome.body, indent=2))
     return 0
 

@@ -21,6 +21,7 @@ from ctsd.auth.settings import (
     validate_auth,
 )
 from ctsd.workflow_config import WorkflowConfigError, WorkflowSettings, parse_workflow
+from handlers.identity import PrincipalSet
 
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
 
@@ -29,20 +30,17 @@ class ConfigError(ValueError):
     """The configuration cannot be used; the message says which key is wrong."""
 
 
-@dataclass(frozen=True)
-class Principals:
-    """A set of users and groups that hold one role (admins, allowed builders)."""
+# A set of users and groups that hold one role (admins, allowed builders): the handlers'
+# own type, so the configuration hands it over as it is.
+Principals = PrincipalSet
 
-    users: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
 
-    @classmethod
-    def from_toml(cls, raw: Any, where: str) -> Principals:
-        if raw is None:
-            return cls()
-        if not isinstance(raw, dict) or set(raw) - {"users", "groups"}:
-            raise ConfigError(f"{where} must be a table with 'users' and 'groups' lists")
-        return cls(frozenset(raw.get("users", [])), frozenset(raw.get("groups", [])))
+def principals_from_toml(raw: Any, where: str) -> PrincipalSet:
+    if raw is None:
+        return PrincipalSet()
+    if not isinstance(raw, dict) or set(raw) - {"users", "groups"}:
+        raise ConfigError(f"{where} must be a table with 'users' and 'groups' lists")
+    return PrincipalSet(frozenset(raw.get("users", [])), frozenset(raw.get("groups", [])))
 
 
 @dataclass(frozen=True)
@@ -63,8 +61,8 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
-    admins: Principals = field(default_factory=Principals)
-    allowed_builders: Principals = field(default_factory=Principals)
+    admins: PrincipalSet = field(default_factory=PrincipalSet)
+    allowed_builders: PrincipalSet = field(default_factory=PrincipalSet)
     topic_prefix: str = "cts."
     amqp_url: str = ""
     publish_exchange: str = "amq.topic"
@@ -165,8 +163,8 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     except WorkflowConfigError as exc:
         raise ConfigError(str(exc)) from exc
     values.update(_auth_settings(auth))
-    values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")
-    values["allowed_builders"] = Principals.from_toml(
+    values["admins"] = principals_from_toml(auth.get("admins"), "[auth.admins]")
+    values["allowed_builders"] = principals_from_toml(
         auth.get("allowed_builders"), "[auth.allowed_builders]"
     )
     return values

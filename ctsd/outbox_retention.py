@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine, open_write_connection
+from ctsd.db.kept_answers import KEPT_ANSWER_TTL
 from ctsd.db.tables import idempotency_keys, outbox, processed_messages
-from ctsd.lost_answers import LOST_ANSWER_TTL
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def prune_request_records(engine: AsyncEngine, keep: timedelta,
     """Forget ids of bus messages processed before `now - keep` (a redelivery comes within
     minutes, not weeks) and stored HTTP answers older than their replay window."""
     now = now or datetime.now(UTC)
-    replay_window = max(replay_window, LOST_ANSWER_TTL)
+    replay_window = max(replay_window, KEPT_ANSWER_TTL)
     conn = await open_write_connection(engine)
     try:
         await conn.begin()

@@ -1,61 +1,62 @@
-"""The one write path: run a command's handler inside one unit of work and commit.
+"""The one write path: open a unit of work, run the command's handler, commit; run it all
+again on a transient conflict.
 
-HTTP views, the bus consumer and the CLI all call `CommandBus.execute`.
+HTTP views, the bus consumer, the CLI and the daemon's own tasks all call
+`CommandBus.execute` (or `execute_batch` for a batch of bus messages). The duties
+around the handler are the explicit steps of `_run`, each with its SQL in `ctsd/db/`:
+
+1. a bus message id already processed runs nothing (`SqlUnitOfWork.claim_message`);
+2. an Idempotency-Key already used answers its first answer (`ctsd.db.idempotency`);
+3. an import without a key may get the answer kept for a client that went away
+   (`ctsd.db.kept_answers`, claimed by the respin allocation: `ctsd.db.respins`);
+4. the handler (`handlers.HANDLERS`);
+5. a keyed request's answer is stored under its key.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
-from ctsd import lost_answers
-from ctsd.db.engine import upsert_insert
-from ctsd.db.stores import KeptAnswer
-from ctsd.db.tables import idempotency_keys
-from ctsd.db.uow import SqlUnitOfWork, utcnow
+from ctsd.db import idempotency, kept_answers
+from ctsd.db.failures import is_transient
+from ctsd.db.idempotency import Idempotency
+from ctsd.db.kept_answers import KeptAnswerClaim
+from ctsd.db.respins import InTransactionRespins, RespinAllocator
+from ctsd.db.uow import SqlUnitOfWork
 from handlers import HANDLERS
-from handlers.errors import Conflict, InvalidInput
 from handlers.identity import Actor, Roles
 
+__all__ = ["BusCommand", "CommandBus", "Idempotency", "Outcome", "Request"]
+
 log = logging.getLogger(__name__)
-
-# PostgreSQL SQLSTATEs that mean "run the same transaction again": serialization
-# failure and deadlock. IntegrityError covers two callers creating one unique thing at
-# once; the second attempt then sees the first one's row and answers properly.
-_RETRY_SQLSTATES = {"40001", "40P01"}
+T = TypeVar("T")
 
 
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, IntegrityError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return code in _RETRY_SQLSTATES or "database is locked" in str(exc.orig)
-    return False
+def _retrying() -> AsyncRetrying:
+    """The one retry policy of the write path: a transient conflict (ctsd.db.failures)
+    runs the whole transaction again, up to four times, after a short random pause."""
+    return AsyncRetrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(4),
+                         wait=wait_random(0, 0.05), reraise=True)
 
 
 @dataclass(frozen=True)
-class Idempotency:
-    """An Idempotency-Key sent with a request, and a hash of the request it keys."""
+class Request:
+    """How a command arrived, for the steps around its handler (all optional)."""
 
-    key: str
-    request_hash: str
-
-    @classmethod
-    def for_request(cls, key: str, payload: Any) -> Idempotency:
-        if not key or len(key) > 255:
-            raise InvalidInput("Idempotency-Key must be 1 to 255 characters")
-        return cls(key, lost_answers.body_hash(payload))
+    # An Idempotency-Key (HTTP).
+    idempotency: Idempotency | None = None
+    # The caller and body hash of a keyless import whose answer may have been kept.
+    kept_answer: KeptAnswerClaim | None = None
+    # The bus message this command answers, and that message's dedup id.
+    in_reply_to: str | None = None
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,20 @@ class BusCommand:
 
 @dataclass(frozen=True)
 class Outcome:
+    """The handler's answer; `replayed` when it is an earlier answer given again."""
+
     body: Any
     replayed: bool = False
-    message_ids: tuple[str, ...] = ()
 
 
+@dataclass
 class CommandBus:
-    def __init__(self, engine: AsyncEngine, roles: Roles, topic_prefix: str,
-                 idempotency_ttl: timedelta = timedelta(hours=24),
-                 allocator: AsyncEngine | None = None) -> None:
-        self.engine = engine
-        # PostgreSQL: a separate small pool for respin allocation (ctsd.db.engine).
-        self.allocator = allocator
-        self.roles = roles
-        self.topic_prefix = topic_prefix
-        self.idempotency_ttl = idempotency_ttl
+    engine: AsyncEngine
+    roles: Roles
+    topic_prefix: str
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    # The dialect's respin strategy (ctsd.bootstrap picks it).
+    respins: RespinAllocator = field(default_factory=InTransactionRespins)
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
@@ -94,50 +94,15 @@ class CommandBus:
 
         `message_id` (bus input) is recorded as processed in that same transaction; a
         message whose id is already recorded runs nothing and answers a replayed
-        Outcome with no body. `lost_answer_of` (a request body hash) first claims an
-        answer kept for a client that went away (ctsd.lost_answers).
+        Outcome with no body. `lost_answer_of` (a request body hash) lets an import
+        claim an answer kept for a client that went away (ctsd.db.kept_answers).
         """
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient), stop=stop_after_attempt(4),
-            wait=wait_random(0, 0.05), reraise=True,
-        )
-        lost = None
-        if lost_answer_of is not None:
-            lost = lost_answers.claim_parameters(actor.username, lost_answer_of, utcnow())
-        async for attempt in retrying:
-            with attempt:
-                try:
-                    return await self._execute_once(command, actor, idempotency,
-                                                    in_reply_to, message_id, lost=lost)
-                except KeptAnswer as kept:
-                    return Outcome(kept.answer, replayed=True)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    async def _execute_once(self, command: Any, actor: Actor, idempotency: Idempotency | None,
-                            in_reply_to: str | None, message_id: str | None, *,
-                            lost: dict[str, Any] | None) -> Outcome:
-        # With a separate allocator (PostgreSQL) the respin allocation also claims a
-        # kept answer, in the same statement (ctsd.db.stores); without one it is claimed
-        # here, first.
-        async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to,
-                                 self.allocator, auth_backend=actor.backend,
-                                 lost_answer=lost if self.allocator else None) as uow:
-            if message_id is not None and not await uow.claim_message(message_id):
-                return Outcome(None, replayed=True)
-            if idempotency is not None:
-                stored = await self._stored_answer(uow, actor, idempotency)
-                if stored is not None:
-                    return Outcome(stored, replayed=True)
-            if lost is not None and self.allocator is None:
-                kept = await lost_answers.claim(uow.connection, lost)
-                if kept is not None:
-                    await uow.commit()
-                    return Outcome(kept, replayed=True)
-            body = await HANDLERS[type(command)](command, uow, actor, self.roles)
-            if idempotency is not None:
-                await self._store_answer(uow, actor, idempotency, body)
-            await uow.commit()
-            return Outcome(body, message_ids=tuple(uow.emitted_message_ids))
+        kept = (KeptAnswerClaim(actor.username, lost_answer_of)
+                if lost_answer_of is not None else None)
+        request = Request(idempotency, kept, in_reply_to, message_id)
+        return await self._in_transaction(
+            lambda uow: self._run(uow, command, actor, request),
+            in_reply_to=in_reply_to, auth_backend=actor.backend)
 
     async def execute_batch(self, items: list[BusCommand]) -> list[Outcome]:
         """Run several bus commands in one transaction, in order, and commit once.
@@ -149,72 +114,64 @@ class CommandBus:
         transaction is what lets the consumer keep up with a busy bus: most of a small
         command's cost is the round trips and the commit, not the work.
         """
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient), stop=stop_after_attempt(4),
-            wait=wait_random(0, 0.05), reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                async with SqlUnitOfWork(self.engine, self.topic_prefix, None,
-                                         self.allocator) as uow:
-                    fresh = await uow.claim_messages([item.message_id for item in items])
-                    # Every command locks its compose first: take all those locks at once.
-                    await uow.composes.lock_all(sorted({
-                        item.command.compose_id for item in items
-                        if isinstance(getattr(item.command, "compose_id", None), str)}))
-                    outcomes = []
-                    for item in items:
-                        if item.message_id not in fresh:
-                            outcomes.append(Outcome(None, replayed=True))
-                            continue
-                        # A duplicate within the batch is a replay of the first one.
-                        fresh.discard(item.message_id)
-                        uow.begin_command(in_reply_to=item.message_id)
-                        uow.auth_backend = item.actor.backend
-                        handler = HANDLERS[type(item.command)]
-                        body = await handler(item.command, uow, item.actor, self.roles)
-                        outcomes.append(Outcome(body))
-                    await uow.commit()
-                    return outcomes
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+        return await self._in_transaction(lambda uow: self._run_batch(uow, items))
 
     async def keep_lost_answer(self, actor: Actor, request_hash: str, answer: Any) -> None:
-        """Keep an answer the client did not receive, for its retry (ctsd.lost_answers)."""
-        async with SqlUnitOfWork(self.engine, self.topic_prefix) as uow:
-            await lost_answers.keep(uow.connection, actor.username, request_hash, answer,
+        """Keep an answer the client did not receive, for its retry (ctsd.db.kept_answers)."""
+        async def keep(uow: SqlUnitOfWork) -> None:
+            await kept_answers.keep(uow.connection, actor.username, request_hash, answer,
                                     uow.now())
-            await uow.commit()
+        await self._in_transaction(keep)
 
-    async def _stored_answer(self, uow: SqlUnitOfWork, actor: Actor,
-                             idem: Idempotency) -> Any | None:
-        """Claim the key for this transaction, or answer what its first use answered.
+    async def _in_transaction(self, work: Callable[[SqlUnitOfWork], Awaitable[T]], *,
+                              in_reply_to: str | None = None,
+                              auth_backend: str | None = None) -> T:
+        """Open a unit of work, do `work`, commit; again on a transient conflict."""
+        async for attempt in _retrying():
+            with attempt:
+                async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to,
+                                         self.respins, auth_backend=auth_backend) as uow:
+                    result = await work(uow)
+                    await uow.commit()
+                    return result
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
-        The claim is an insert: a concurrent request with the same key waits on it until
-        this transaction ends, then finds the stored answer instead of doing the work.
-        """
-        keys = idempotency_keys.c
-        mine = (keys.username == actor.username) & (keys.key == idem.key)
-        await uow.connection.execute(delete(idempotency_keys).where(
-            mine, keys.created_at < uow.now() - self.idempotency_ttl))
-        claim = (
-            upsert_insert(uow.connection, idempotency_keys)
-            .values(username=actor.username, key=idem.key, request_hash=idem.request_hash,
-                    status=0, response="", created_at=uow.now())
-            .on_conflict_do_nothing()
-            .returning(keys.key)
-        )
-        if (await uow.connection.execute(claim)).first() is not None:
-            return None
-        row = (await uow.connection.execute(select(idempotency_keys).where(mine))).one()
-        if row.request_hash != idem.request_hash:
-            raise Conflict("Idempotency-Key was already used with a different request")
-        return json.loads(row.response)
+    async def _run(self, uow: SqlUnitOfWork, command: Any, actor: Actor,
+                   request: Request) -> Outcome:
+        """The steps around one handler (see the module docstring)."""
+        if request.message_id is not None and not await uow.claim_message(request.message_id):
+            return Outcome(None, replayed=True)
+        if request.idempotency is not None:
+            stored = await idempotency.claim_key(uow.connection, actor.username,
+                                                 request.idempotency, uow.now(),
+                                                 self.idempotency_ttl)
+            if stored is not None:
+                return Outcome(stored, replayed=True)
+        if request.kept_answer is not None:
+            uow.accept_kept_answer(request.kept_answer)
+        body = await HANDLERS[type(command)](command, uow, actor, self.roles)
+        if uow.answered_from_kept_answer:
+            return Outcome(body, replayed=True)
+        if request.idempotency is not None:
+            await idempotency.store_answer(uow.connection, actor.username,
+                                           request.idempotency, body)
+        return Outcome(body)
 
-    async def _store_answer(self, uow: SqlUnitOfWork, actor: Actor, idem: Idempotency,
-                            body: Any) -> None:
-        await uow.connection.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.username == actor.username,
-                   idempotency_keys.c.key == idem.key)
-            .values(status=200, response=json.dumps(body))
-        )
+    async def _run_batch(self, uow: SqlUnitOfWork, items: list[BusCommand]) -> list[Outcome]:
+        fresh = await uow.claim_messages([item.message_id for item in items])
+        # Every command locks its compose first: take all those locks at once.
+        await uow.composes.lock_all(sorted({
+            item.command.compose_id for item in items
+            if isinstance(getattr(item.command, "compose_id", None), str)}))
+        outcomes = []
+        for item in items:
+            if item.message_id not in fresh:
+                outcomes.append(Outcome(None, replayed=True))
+                continue
+            # A duplicate within the batch is a replay of the first one.
+            fresh.discard(item.message_id)
+            uow.begin_command(in_reply_to=item.message_id)
+            uow.auth_backend = item.actor.backend
+            handler = HANDLERS[type(item.command)]
+            outcomes.append(Outcome(await handler(item.command, uow, item.actor, self.roles)))
+        return outcomes

@@ -15,11 +15,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ctsd.api.keys import BUS
 from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.service import CommandBus
-from handlers.commands import EnsureLadderTags, RemindStalePromotions, RequestExpiredRemovals
+from handlers.commands import RemindStalePromotions, RequestExpiredRemovals
 from handlers.identity import Actor
 
 log = logging.getLogger(__name__)
@@ -60,14 +59,10 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-async def create_ladder_tags(bus: CommandBus, settings: Settings, actor: Actor) -> list[str]:
-    """Create the ladder's missing v1 tags (`ctsd tag create-ladder`); the names created."""
-    outcome = await bus.execute(EnsureLadderTags(settings.workflow.ladder), actor)
-    return outcome.body["created"]
-
-
-def workflow_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[None]]:
-    """An aiohttp cleanup_ctx entry; must come after the one that sets app[BUS]."""
+def workflow_cleanup_ctx(settings: Settings, bus_of: Callable[[Any], CommandBus]
+                         ) -> Callable[[Any], AsyncIterator[None]]:
+    """An aiohttp cleanup_ctx entry; `bus_of(app)` must answer the command bus by the
+    time it starts (ctsd.bootstrap orders it after the write path)."""
 
     async def workflow(app: Any) -> AsyncIterator[None]:
         workflow = settings.workflow
@@ -75,7 +70,7 @@ def workflow_cleanup_ctx(settings: Settings) -> Callable[[Any], AsyncIterator[No
             yield
             return
         stop = asyncio.Event()
-        task = asyncio.create_task(run_periodically(app[BUS], settings, stop),
+        task = asyncio.create_task(run_periodically(bus_of(app), settings, stop),
                                    name="ctsd-workflow")
         yield
         await stop_task(task, stop, SHUTDOWN_GRACE)

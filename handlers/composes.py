@@ -32,8 +32,12 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
     if cmd.respin_of is not None:
         respin_of_pk = (await _existing(uow, [cmd.respin_of], "respin_of"))[0]
 
-    respin = await uow.composes.next_respin(parsed.stream, parsed.info.compose.respin)
-    parsed = parsed.with_respin(respin)
+    grant = await uow.composes.allocate_respin(parsed.stream, parsed.info.compose.respin)
+    if grant.respin is None:
+        # This very import already committed; its answer never reached the client.
+        kept: dict[str, Any] = grant.kept_answer
+        return kept
+    parsed = parsed.with_respin(grant.respin)
     compose_info = parsed.to_json()
     pk = await uow.composes.insert(parsed.columns(), compose_info, actor.username,
                                    cmd.compose_url, respin_of_pk)

@@ -32,8 +32,19 @@ class TagRecord:
         return self.permissions.get((role, kind), frozenset())
 
 
+@dataclass(frozen=True)
+class RespinGrant:
+    """What an import gets from `ComposeStore.allocate_respin`: the stream's next respin
+    (`requested` if above the last one handed out), or, with `respin` None, the answer
+    an identical earlier import of the same caller committed but never delivered
+    (ctsd/db/kept_answers.py): that import must then not happen a second time."""
+
+    respin: int | None
+    kept_answer: Any = None
+
+
 class ComposeStore(Protocol):
-    async def next_respin(self, stream: str, requested: int) -> int: ...
+    async def allocate_respin(self, stream: str, requested: int) -> RespinGrant: ...
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]: ...
     async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
                      builder: str, compose_url: str | None, respin_of_pk: int | None) -> int: ...

@@ -15,7 +15,7 @@ import pika
 import pika.exceptions
 from sqlalchemy import create_engine, select
 
-from ctsd.api.app import roles_from
+from ctsd.bootstrap import roles_from
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine as create_async_engine
 from ctsd.db.tables import outbox

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from aiohttp import web
 
@@ -13,22 +12,9 @@ from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.auth.chain import authenticator_from
+from ctsd.bootstrap import open_write_path, serve_background_tasks
 from ctsd.config import Settings
-from ctsd.db.engine import create_allocator_engine, create_engine, read_only
-from ctsd.outbox_retention import retention_cleanup_ctx
-from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
-from ctsd.workflow_task import workflow_cleanup_ctx
-from handlers.identity import PrincipalSet, Roles
-
-
-def roles_from(settings: Settings) -> Roles:
-    return Roles(
-        admins=PrincipalSet(settings.admins.users, settings.admins.groups),
-        allowed_builders=PrincipalSet(settings.allowed_builders.users,
-                                      settings.allowed_builders.groups),
-    )
-
 
 ROUTES = [
     ("GET", "/", meta.landing_page),
@@ -81,14 +67,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app.on_cleanup.append(lambda _app: authenticator.close())
-    app.cleanup_ctx.append(_database)
-    # Publishes the outbox while serving; with no broker configured it starts nothing.
-    app.cleanup_ctx.append(relay_cleanup_ctx(settings))
-    # Deletes published outbox rows after [messaging] outbox_retention_days.
-    app.cleanup_ctx.append(retention_cleanup_ctx(settings))
+    app.cleanup_ctx.append(_write_path)
+    # The relay, outbox retention and the workflow's reminders and expiry (bootstrap).
+    app.cleanup_ctx.extend(serve_background_tasks(settings, _bus_of))
     app.cleanup_ctx.append(event_stream.event_streams_ctx)
-    # Stale promotion reminders and the expiry policy ([workflow]); uses app[BUS].
-    app.cleanup_ctx.append(workflow_cleanup_ctx(settings))
     app.on_shutdown.append(event_stream.end_event_streams)
     app[health.BROKER_PROBE] = health.BrokerProbe(settings.amqp_url)
     for method, path, view in ROUTES:
@@ -97,14 +79,12 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings: Settings = app[SETTINGS]
-    engine = create_engine(settings)
-    allocator = create_allocator_engine(settings)
-    app[READ_ENGINE] = read_only(engine)
-    app[BUS] = CommandBus(engine, roles_from(settings), settings.topic_prefix,
-                          timedelta(hours=settings.idempotency_ttl_hours), allocator)
-    yield
-    await engine.dispose()
-    if allocator is not None:
-        await allocator.dispose()
+async def _write_path(app: web.Application) -> AsyncIterator[None]:
+    async with open_write_path(app[SETTINGS]) as write_path:
+        app[READ_ENGINE] = write_path.read_engine
+        app[BUS] = write_path.bus
+        yield
+
+
+def _bus_of(app: web.Application) -> CommandBus:
+    return app[BUS]

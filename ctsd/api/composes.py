@@ -9,22 +9,18 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd import lost_answers
-from ctsd.api.keys import BUS, READ_ENGINE
-from ctsd.api.requests import actor_of, client_gone, json_object, optional_str
+from ctsd.api.keys import READ_ENGINE
+from ctsd.api.requests import actor_of, bus_of, client_gone, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
+from ctsd.db.idempotency import Idempotency
+from ctsd.db.kept_answers import body_hash
 from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
 from ctsd.jsonio import json_response
-from ctsd.service import CommandBus, Idempotency
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.errors import InvalidInput, NotFound
 
 _VARIANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-def bus_of(request: web.Request) -> CommandBus:
-    return request.app[BUS]
 
 
 async def import_compose(request: web.Request) -> web.Response:
@@ -43,7 +39,7 @@ async def import_compose(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     idempotency = Idempotency.for_request(key, body) if key is not None else None
     # Without a key, an identical retry may claim an answer its client never received.
-    lost_answer_of = lost_answers.body_hash(body) if idempotency is None else None
+    lost_answer_of = body_hash(body) if idempotency is None else None
     bus, actor = bus_of(request), actor_of(request)
     outcome = await bus.execute(command, actor, idempotency=idempotency,
                                 lost_answer_of=lost_answer_of)

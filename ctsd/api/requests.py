@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ctsd.api.keys import ACTOR
+from ctsd.api.keys import ACTOR, BUS
+from ctsd.service import CommandBus
 from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
 from handlers.validation import contains_nul
@@ -54,3 +55,8 @@ def client_gone(request: web.Request) -> bool:
     a closing transport is how a handler learns it."""
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def bus_of(request: web.Request) -> CommandBus:
+    """The command bus every write of a view goes through."""
+    return request.app[BUS]

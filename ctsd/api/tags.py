@@ -6,20 +6,15 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.api.keys import BUS, READ_ENGINE
-from ctsd.api.requests import actor_of, json_object, optional_str
+from ctsd.api.keys import READ_ENGINE
+from ctsd.api.requests import actor_of, bus_of, json_object, optional_str
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.tables import tag_changes
 from ctsd.db.tag_store import SqlTagStore, tag_representation
 from ctsd.db.uow import utcnow
 from ctsd.jsonio import json_response
-from ctsd.service import CommandBus
 from handlers.commands import ChangeTagPermission, CreateTag, EditTag
 from handlers.errors import NotFound
-
-
-def bus_of(request: web.Request) -> CommandBus:
-    return request.app[BUS]
 
 
 async def create_tag(request: web.Request) -> web.Response:

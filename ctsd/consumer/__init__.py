@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
 
-from ctsd.api.app import roles_from
+from ctsd.bootstrap import open_write_path
 from ctsd.config import ConfigError, Settings
 from ctsd.consumer.runner import Consumer
 from ctsd.db import migrate
-from ctsd.db.engine import create_engine
-from ctsd.service import CommandBus
 
 __all__ = ["Consumer", "consume_forever", "run_consumer"]
 
@@ -27,13 +24,8 @@ log = logging.getLogger(__name__)
 async def run_consumer(settings: Settings, stop_event: asyncio.Event) -> None:
     """Consume until `stop_event` is set. The schema must already be migrated."""
     _require_broker(settings)
-    engine = create_engine(settings)
-    try:
-        bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
-                         timedelta(hours=settings.idempotency_ttl_hours))
-        await Consumer(settings, bus).run(stop_event)
-    finally:
-        await engine.dispose()
+    async with open_write_path(settings) as write_path:
+        await Consumer(settings, write_path.bus).run(stop_event)
 
 
 def consume_forever(settings: Settings) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql
 
-from ctsd import lost_answers
+from ctsd.db import kept_answers
 from ctsd.db.engine import insert_for
 from ctsd.db.representation import REPRESENTATION_ROWS, current_relations
 from ctsd.db.tables import compose_tags, composes, respin_counters, tags
@@ -55,7 +55,7 @@ def statements(dialect: str) -> SimpleNamespace:
 
 
 def _claim_then_bump() -> Any:
-    """PostgreSQL: claim the import's kept answer (ctsd.lost_answers) and, only if there
+    """PostgreSQL: claim the import's kept answer (ctsd.db.kept_answers) and, only if there
     is none, bump the respin counter, in one statement on the allocator connection.
 
     Every import without an Idempotency-Key must look for a kept answer first; a
@@ -65,7 +65,7 @@ def _claim_then_bump() -> Any:
     """
     counter = respin_counters.c.last_respin
     requested = bindparam("requested")
-    claimed = lost_answers.CLAIM.cte("claimed")
+    claimed = kept_answers.CLAIM.cte("claimed")
     nothing_kept = ~select(claimed.c.response).exists()
     bumped = (
         postgresql.insert(respin_counters)

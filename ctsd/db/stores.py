@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd import jsonio
 from ctsd.db.compose_statements import (
@@ -22,92 +23,88 @@ from ctsd.db.representation import (
     represent_rows,
     represent_with_relations,
 )
-from ctsd.db.tables import (
-    compose_changes,
-    compose_parents,
-    composes,
-    respin_counters,
-)
-from handlers.ports import ComposeRef
+from ctsd.db.respins import InTransactionRespins, RespinAllocator
+from ctsd.db.tables import compose_changes, compose_parents, composes
+from handlers.ports import ComposeRef, RespinGrant
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-class KeptAnswer(Exception):
-    """next_respin found the answer kept for this very import (ctsd.lost_answers): the
-    import must not happen again; its first answer is `answer`."""
+class _KnownComposes:
+    """What this transaction already knows of composes, so it need not ask again.
 
-    def __init__(self, answer: Any) -> None:
-        super().__init__("a kept answer was claimed")
-        self.answer = answer
+    `representations`: representations not changed since they were built (a command
+    that announces a change and then answers it reads the compose once). `rows`: rows
+    read by locking, valid until a column changes. Only `forget` removes entries, and
+    only the `changes_compose` decorator calls it.
+    """
 
+    def __init__(self) -> None:
+        self.representations: dict[int, dict[str, Any]] = {}
+        self.rows: dict[int, Any] = {}
+        self.pks: dict[str, int] = {}
+
+    def forget(self, compose_pk: int, *, columns: bool) -> None:
+        self.representations.pop(compose_pk, None)
+        if columns:
+            self.rows.pop(compose_pk, None)
+
+
+def changes_compose(*, columns: bool) -> Callable[
+        [Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]],
+        Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]]:
+    """Mark a store method that changes the compose its first argument names: before it
+    runs, what the transaction knew of that compose is forgotten (its locked row too
+    when the method changes `composes` columns). The one place caches are invalidated:
+    a new mutator only has to carry this decorator."""
+    def decorate(method: Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]
+                 ) -> Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]:
+        @functools.wraps(method)
+        async def changing(self: SqlComposeStore, compose_pk: int, /, *args: P.args,
+                           **kwargs: P.kwargs) -> T:
+            self._known.forget(compose_pk, columns=columns)
+            return await method(self, compose_pk, *args, **kwargs)
+        return changing
+    return decorate
 
 
 class SqlComposeStore:
     def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
-                 allocator: AsyncEngine | None = None,
+                 respins: RespinAllocator | None = None,
                  defer_change: Callable[[dict[str, Any]], None] | None = None,
                  auth_backend: Callable[[], str | None] = lambda: None) -> None:
         self._conn = conn
         # How the acting user authenticated; stamped on every history row.
         self._auth_backend = auth_backend
         self._now = now
-        self._allocator = allocator
+        self._respins: RespinAllocator = respins or InTransactionRespins()
         # History rows are handed to the unit of work, which writes them at commit.
         self._defer_change = defer_change
         self._sql = statements(conn.dialect.name)
         # Respins taken in their own transactions, to give back if this one rolls back.
         self.allocated: list[tuple[str, int]] = []
-        # Representations known in this transaction and not changed since: a command
-        # that announces a change and then answers it reads the compose once, and a new
-        # compose is known without reading it at all.
-        self._fresh: dict[int, dict[str, Any]] = {}
-        # Rows read by lock(): their columns stay valid until a column-changing method.
-        self._locked_rows: dict[int, Any] = {}
-        self._locked_pks: dict[str, int] = {}
-        # Set by the unit of work for an import that may have a kept answer
-        # (ctsd.lost_answers.claim_parameters); next_respin claims it.
-        self.lost_answer: dict[str, Any] | None = None
+        self._known = _KnownComposes()
+        # Set by the command bus for an import that may have a kept answer
+        # (ctsd.db.kept_answers.KeptAnswerClaim.parameters); the allocation claims it.
+        self.kept_answer_claim: dict[str, Any] | None = None
+        self.claimed_kept_answer = False
 
-    async def next_respin(self, stream: str, requested: int) -> int:
-        if self._allocator is None:
-            # SQLite has one writer at a time anyway: bump the counter in-transaction.
-            return (await self._conn.execute(self._sql.bump_counter, {
-                "stream": stream, "requested": requested})).scalar_one()
-        # PostgreSQL: bump the counter in its own short transaction. Inside the import's
-        # transaction the counter row would stay locked until that commit, so concurrent
-        # imports of one stream would queue for whole transactions; here they queue for
-        # one statement. The respin is taken before the compose is stored: if the import
-        # then fails, the unit of work hands the respin back (see release_respins).
-        params = {"stream": stream, "requested": requested}
-        async with self._allocator.connect() as conn:
-            if self.lost_answer is None:
-                respin = (await conn.execute(self._sql.bump_counter, params)).scalar_one()
-            else:
-                row = (await conn.execute(self._sql.claim_then_bump,
-                                          {**params, **self.lost_answer})).one()
-                if row.kept is not None:
-                    raise KeptAnswer(jsonio.loads(row.kept))
-                respin = row.respin
-        self.allocated.append((stream, respin))
-        return respin
+    async def allocate_respin(self, stream: str, requested: int) -> RespinGrant:
+        allocation = await self._respins.allocate(self._conn, stream, requested,
+                                                  self.kept_answer_claim)
+        if allocation.respin is None:
+            # An identical import of this caller committed and its answer was lost.
+            self.claimed_kept_answer = True
+            return RespinGrant(None, kept_answer=allocation.kept_answer)
+        self.allocated.append((stream, allocation.respin))
+        return RespinGrant(allocation.respin)
 
     async def release_respins(self) -> None:
-        """Give back respins of an import that did not commit, where still possible.
-
-        Only a respin that is still the stream's last can be given back; if a later import
-        took the next one meanwhile, the respin stays unused (a gap, after a failure only).
-        """
-        if not self.allocated:
-            return
-        counter = respin_counters.c.last_respin
-        assert self._allocator is not None
-        async with self._allocator.connect() as conn:
-            for stream, respin in self.allocated:
-                await conn.execute(
-                    update(respin_counters)
-                    .where(respin_counters.c.stream == stream, counter == respin)
-                    .values(last_respin=respin - 1)
-                )
-        self.allocated.clear()
+        """Give back respins of an import that did not commit, where still possible."""
+        if self.allocated:
+            await self._respins.release(self.allocated)
+            self.allocated.clear()
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
         if not compose_ids:
@@ -128,27 +125,31 @@ class SqlComposeStore:
         })
         pk = result.scalar_one()
         if respin_of_pk is None:
-            self._fresh[pk] = new_compose_representation(compose_info, builder, compose_url)
+            self._known.representations[pk] = new_compose_representation(
+                compose_info, builder, compose_url)
         return pk
 
     async def add_parents(self, child_pk: int, parent_pks: list[int]) -> None:
-        if parent_pks:
-            self._fresh.pop(child_pk, None)
-            await self._conn.execute(
-                compose_parents.insert(),
-                [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
-            )
+        if parent_pks:  # nothing to forget for the usual import without parents
+            await self._insert_parents(child_pk, parent_pks)
+
+    @changes_compose(columns=False)
+    async def _insert_parents(self, child_pk: int, parent_pks: list[int]) -> None:
+        await self._conn.execute(
+            compose_parents.insert(),
+            [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
+        )
 
     async def lock(self, compose_id: str) -> ComposeRef | None:
-        pk = self._locked_pks.get(compose_id)
-        if pk is not None and pk in self._locked_rows:
+        pk = self._known.pks.get(compose_id)
+        if pk is not None and pk in self._known.rows:
             # Locked earlier in this transaction (lock_all) and its columns unchanged since.
-            row = self._locked_rows[pk]
+            row = self._known.rows[pk]
         else:
             row = (await self._conn.execute(LOCK_COMPOSE, {"compose_id": compose_id})).first()
             if row is None:
                 return None
-            self._locked_rows[row.pk] = row
+            self._known.rows[row.pk] = row
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
     async def lock_all(self, compose_ids: list[str]) -> None:
@@ -158,8 +159,8 @@ class SqlComposeStore:
             return
         rows = await self._conn.execute(LOCK_COMPOSES, {"compose_ids": compose_ids})
         for row in rows:
-            self._locked_rows[row.pk] = row
-            self._locked_pks[row.compose_id] = row.pk
+            self._known.rows[row.pk] = row
+            self._known.pks[row.compose_id] = row.pk
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
         return await self._change_tag(compose_pk, tag_id, added=True)
@@ -167,13 +168,13 @@ class SqlComposeStore:
     async def remove_tag(self, compose_pk: int, tag_id: int) -> bool:
         return await self._change_tag(compose_pk, tag_id, added=False)
 
+    @changes_compose(columns=False)
     async def _change_tag(self, compose_pk: int, tag_id: int, *, added: bool) -> bool:
         params = {"compose_pk": compose_pk, "tag_id": tag_id}
         with_relations = (self._sql.add_tag_with_relations if added
                           else self._sql.remove_tag_with_relations)
-        locked = self._locked_rows.get(compose_pk)
+        locked = self._known.rows.get(compose_pk)
         if with_relations is None or locked is None:
-            self._fresh.pop(compose_pk, None)
             plain = self._sql.add_tag if added else self._sql.remove_tag
             return (await self._conn.execute(plain, params)).first() is not None
         row = (await self._conn.execute(with_relations, params)).one()
@@ -184,19 +185,17 @@ class SqlComposeStore:
         if name is not None:
             tag_names = set(before["tags"]) | {name} if added else set(before["tags"]) - {name}
             before["tags"] = sorted(tag_names)
-        self._fresh[compose_pk] = before
+        self._known.representations[compose_pk] = before
         return name is not None
 
+    @changes_compose(columns=True)
     async def set_url(self, compose_pk: int, url: str) -> None:
-        self._fresh.pop(compose_pk, None)
-        self._locked_rows.pop(compose_pk, None)
         await self._conn.execute(
             update(composes).where(composes.c.pk == compose_pk).values(compose_url=url)
         )
 
+    @changes_compose(columns=True)
     async def set_build_status(self, compose_pk: int, status: str) -> bool:
-        self._fresh.pop(compose_pk, None)
-        self._locked_rows.pop(compose_pk, None)
         stmt = (
             update(composes)
             .where(composes.c.pk == compose_pk,
@@ -206,9 +205,8 @@ class SqlComposeStore:
         )
         return (await self._conn.execute(stmt)).first() is not None
 
+    @changes_compose(columns=True)
     async def mark_removed(self, compose_pk: int, reason: str | None) -> bool:
-        self._fresh.pop(compose_pk, None)
-        self._locked_rows.pop(compose_pk, None)
         stmt = (
             update(composes)
             .where(composes.c.pk == compose_pk, composes.c.removed_at.is_(None))
@@ -228,11 +226,12 @@ class SqlComposeStore:
             await self._conn.execute(compose_changes.insert(), row)
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
-        if compose_pk in self._fresh:
-            return self._fresh[compose_pk]
-        if compose_pk in self._locked_rows:
-            (found,) = await represent_rows(self._conn, [self._locked_rows[compose_pk]])
+        known = self._known
+        if compose_pk in known.representations:
+            return known.representations[compose_pk]
+        if compose_pk in known.rows:
+            (found,) = await represent_rows(self._conn, [known.rows[compose_pk]])
         else:
             found = (await compose_representations(self._conn, [compose_pk]))[compose_pk]
-        self._fresh[compose_pk] = found
+        known.representations[compose_pk] = found
         return found

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.gate_store import SqlGateStore, SqlLocationStore
+from ctsd.db.kept_answers import KeptAnswerClaim
+from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
@@ -57,22 +59,25 @@ class SqlUnitOfWork:
     Leaving the block without commit rolls everything back, events included.
     """
 
+    composes: SqlComposeStore
+    tags: SqlTagStore
+    promotions: SqlPromotionStore
+    gates: SqlGateStore
+    locations: SqlLocationStore
+    removal_requests: SqlRemovalRequestStore
+
     def __init__(self, engine: AsyncEngine, topic_prefix: str,
-                 in_reply_to: str | None = None, allocator: AsyncEngine | None = None,
-                 *, auth_backend: str | None = None,
-                 lost_answer: dict[str, Any] | None = None) -> None:
+                 in_reply_to: str | None = None, respins: RespinAllocator | None = None,
+                 *, auth_backend: str | None = None) -> None:
         self._engine = engine
         # The backend the acting user authenticated with: the stores stamp it on every
         # history row. A batch of commands sets it per command.
         self.auth_backend = auth_backend
-        # An import's kept-answer claim, made by the respin allocation (ctsd.db.stores).
-        self._lost_answer = lost_answer
-        self._allocator = allocator
+        self._respins: RespinAllocator = respins or InTransactionRespins()
         self._topic_prefix = topic_prefix
         self._in_reply_to = in_reply_to
         self._conn: AsyncConnection | None = None
         self._now = utcnow()
-        self.emitted_message_ids: list[str] = []
         # Rows nothing reads back before commit (compose history, outbox) are written
         # together at commit: on PostgreSQL the usual one-of-each in a single statement.
         self._pending_changes: list[dict[str, Any]] = []
@@ -86,10 +91,9 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> SqlUnitOfWork:
         self._conn = await open_write_connection(self._engine)
         await self._conn.begin()
-        self.composes = SqlComposeStore(self._conn, self.now, self._allocator,
+        self.composes = SqlComposeStore(self._conn, self.now, self._respins,
                                         self._pending_changes.append,
                                         lambda: self.auth_backend)
-        self.composes.lost_answer = self._lost_answer
         self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend)
         self.promotions = SqlPromotionStore(self._conn, self.now)
         self.gates = SqlGateStore(self._conn)
@@ -121,13 +125,20 @@ class SqlUnitOfWork:
         return self._now
 
     async def emit(self, event: str, body: dict[str, Any], ordering_key: str | None) -> None:
-        message_id = str(uuid.uuid4())
         self._pending_events.append({
-            "message_id": message_id, "topic": self._topic_prefix + event, "body": body,
-            "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
+            "message_id": str(uuid.uuid4()), "topic": self._topic_prefix + event,
+            "body": body, "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
             "created_at": self._now, "attempts": 0,
         })
-        self.emitted_message_ids.append(message_id)
+
+    def accept_kept_answer(self, claim: KeptAnswerClaim) -> None:
+        """Let this command's respin allocation claim the caller's kept answer instead
+        (ctsd.db.kept_answers); `answered_from_kept_answer` then says it did."""
+        self.composes.kept_answer_claim = claim.parameters(self._now)
+
+    @property
+    def answered_from_kept_answer(self) -> bool:
+        return self.composes.claimed_kept_answer
 
     def begin_command(self, in_reply_to: str | None) -> None:
         """Start the next command of a batch that shares this transaction: it gets its

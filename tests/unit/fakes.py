@@ -22,7 +22,7 @@ from sqlalchemy import String, Table
 from ctsd.db.tables import compose_changes, composes, tag_changes, tag_permissions, tags
 from handlers import HANDLERS
 from handlers.identity import Actor, Roles
-from handlers.ports import ComposeRef, TagRecord
+from handlers.ports import ComposeRef, RespinGrant, TagRecord
 from tests.unit.fake_workflow import (
     FakeGateStore,
     FakeLocationStore,
@@ -154,6 +154,10 @@ class FakeComposeStore:
         respin = requested if last is None or requested > last else last + 1
         self._db.respin_counters[stream] = respin
         return respin
+
+    async def allocate_respin(self, stream: str, requested: int) -> RespinGrant:
+        # The fake keeps no answers for lost clients (that is ctsd.db.kept_answers).
+        return RespinGrant(await self.next_respin(stream, requested))
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
         wanted = set(compose_ids)

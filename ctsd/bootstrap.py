@@ -1,0 +1,70 @@
+"""The composition root: what every entry point (`ctsd serve`, `ctsd consume`,
+`ctsd relay`, the admin CLI) builds the same way from the settings.
+
+- `roles_from`: the configured roles;
+- `open_write_path`: the engines, the dialect's respin strategy and the command bus;
+- `serve_background_tasks`: the tasks `ctsd serve` runs beside the HTTP API.
+
+It imports no HTTP module, so `ctsd consume` and the CLI do not load the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ctsd.config import Settings
+from ctsd.db.engine import create_allocator_engine, create_engine, read_only
+from ctsd.db.respins import respins_for
+from ctsd.outbox_retention import retention_cleanup_ctx
+from ctsd.relay import relay_cleanup_ctx
+from ctsd.service import CommandBus
+from ctsd.workflow_task import workflow_cleanup_ctx
+from handlers.identity import Roles
+
+CleanupContext = Callable[[Any], AsyncIterator[None]]
+
+
+def roles_from(settings: Settings) -> Roles:
+    """The roles `[auth.admins]` and `[auth.allowed_builders]` give."""
+    return Roles(admins=settings.admins, allowed_builders=settings.allowed_builders)
+
+
+@dataclass(frozen=True)
+class WritePath:
+    """What a process needs to change CTS state (and, for the API, to read it)."""
+
+    bus: CommandBus
+    # Views only read: on PostgreSQL this engine autocommits (ctsd.db.engine.read_only).
+    read_engine: AsyncEngine
+
+
+@asynccontextmanager
+async def open_write_path(settings: Settings) -> AsyncIterator[WritePath]:
+    """The main engine, the respin allocator pool (PostgreSQL) and the command bus over
+    them; the engines are disposed of on leaving."""
+    engine = create_engine(settings)
+    allocator = create_allocator_engine(settings)
+    try:
+        bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
+                         timedelta(hours=settings.idempotency_ttl_hours),
+                         respins_for(allocator))
+        yield WritePath(bus, read_only(engine))
+    finally:
+        await engine.dispose()
+        if allocator is not None:
+            await allocator.dispose()
+
+
+def serve_background_tasks(settings: Settings,
+                           bus_of: Callable[[Any], CommandBus]) -> list[CleanupContext]:
+    """The aiohttp cleanup_ctx entries `ctsd serve` runs after the write path is open:
+    the outbox relay (nothing without a broker), outbox retention, and the workflow's
+    reminders and expiry (through the bus `bus_of(app)` answers)."""
+    return [relay_cleanup_ctx(settings), retention_cleanup_ctx(settings),
+            workflow_cleanup_ctx(settings, bus_of)]

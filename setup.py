@@ -41,6 +41,8 @@ setup(
     },
     entry_points={
         "console_scripts": ["ctsd=ctsd.cli:main", "cts=ctsd.cts_cli.main:main"],
+        # schemas.registry.entry_points(), written out: setup.py cannot import the
+        # package it builds. tests/unit/test_registry.py keeps the two equal.
         "fedora.messages": [
             "cts.compose.created=schemas.published:ComposeCreatedV1",
             "cts.compose.tagged=schemas.published:ComposeTaggedV1",

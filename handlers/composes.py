@@ -11,6 +11,14 @@ from typing import Any
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.composeinfo import parse_compose_info
 from handlers.errors import Forbidden, InvalidInput, NotFound
+from handlers.events import (
+    ChangeEvent,
+    ComposeChanged,
+    ComposeCreated,
+    ComposeTagged,
+    ComposeUntagged,
+    raise_event,
+)
 from handlers.gates import check_gates
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, TagRecord, UnitOfWork
@@ -46,7 +54,7 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
         await uow.locations.add(pk, cmd.compose_url, actor.username)
     await uow.composes.add_change(pk, "created", actor.username,
                                   f"Compose {parsed.info.compose.id} created", None)
-    await announce(uow, "compose-created", pk, parsed.info.compose.id, actor)
+    await announce(uow, ComposeCreated, pk, parsed.info.compose.id, actor)
     return compose_info
 
 
@@ -81,7 +89,7 @@ async def apply_tag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, actor:
         return False
     await uow.composes.add_change(compose.pk, "tagged", actor.username,
                                   f"Tagged with {tag.name}", user_data)
-    await announce(uow, "compose-tagged", compose.pk, compose.compose_id, actor,
+    await announce(uow, ComposeTagged, compose.pk, compose.compose_id, actor,
                     tag=tag.name, user_data=user_data)
     return True
 
@@ -103,7 +111,7 @@ async def apply_untag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, acto
         return False
     await uow.composes.add_change(compose.pk, "untagged", actor.username,
                                   f"Untagged {tag.name}", user_data)
-    await announce(uow, "compose-untagged", compose.pk, compose.compose_id, actor,
+    await announce(uow, ComposeUntagged, compose.pk, compose.compose_id, actor,
                     tag=tag.name, user_data=user_data)
     return True
 
@@ -121,7 +129,7 @@ async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
         await uow.locations.add(compose.pk, url, actor.username)
         await uow.composes.add_change(compose.pk, "url_changed", actor.username,
                                       f"Location changed to {url}", cmd.user_data)
-        await announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
+        await announce(uow, ComposeChanged, compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 
@@ -157,10 +165,10 @@ def require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> N
     raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")
 
 
-async def announce(uow: UnitOfWork, event: str, compose_pk: int, compose_id: str,
-                    actor: Actor, **extra: Any) -> None:
-    """Queue the canonical change message (messages.md) with the compose as it is now."""
-    body: dict[str, Any] = {"event": event, **extra}
-    body["compose"] = await uow.composes.representation(compose_pk)
-    body["agent"] = actor.username
-    await uow.emit(event, body, ordering_key=compose_id)
+async def announce(uow: UnitOfWork, kind: type[ChangeEvent], compose_pk: int,
+                   compose_id: str, actor: Actor, **fields: Any) -> None:
+    """Raise the change message `kind` (messages.md) with the compose as it is now, by
+    `actor`, with the kind's own `fields`."""
+    compose = await uow.composes.representation(compose_pk)
+    await raise_event(uow, kind(compose=compose, agent=actor.username, **fields),
+                      ordering_key=compose_id)

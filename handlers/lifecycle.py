@@ -15,6 +15,7 @@ from handlers.commands import BUILD_STATUSES, MarkRemoved, RecordBuildStatus, Se
 # and announce exactly as they do, so they share those helpers rather than copy them.
 from handlers.composes import announce, locked_compose, set_compose_url
 from handlers.errors import Forbidden, InvalidInput
+from handlers.events import ComposeChanged, ComposeRemoved
 from handlers.identity import Actor, Roles
 from handlers.ports import UnitOfWork
 from handlers.validation import MAX_USER_DATA_LENGTH, check_http_url
@@ -37,7 +38,7 @@ async def record_build_status(cmd: RecordBuildStatus, uow: UnitOfWork, actor: Ac
         return await set_compose_url(SetComposeUrl(compose.compose_id, url), uow, actor,
                                      roles)
     if status_changed:
-        await announce(uow, "compose-changed", compose.pk, compose.compose_id, actor)
+        await announce(uow, ComposeChanged, compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 
@@ -50,7 +51,7 @@ async def mark_removed(cmd: MarkRemoved, uow: UnitOfWork, actor: Actor,
     if await uow.composes.mark_removed(compose.pk, reason):
         message = f"Removed: {reason}" if reason else "Removed"
         await uow.composes.add_change(compose.pk, "removed", actor.username, message, None)
-        await announce(uow, "compose-removed", compose.pk, compose.compose_id, actor)
+        await announce(uow, ComposeRemoved, compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
 
 

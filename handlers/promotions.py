@@ -31,6 +31,13 @@ from handlers.composes import (
     require_tag_role,
 )
 from handlers.errors import Conflict, Forbidden, InvalidInput, NotFound
+from handlers.events import (
+    ChangeEvent,
+    ComposePromoted,
+    ComposePromotionRejected,
+    ComposePromotionRequested,
+    ComposePromotionWithdrawn,
+)
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, PromotionRecord, TagRecord, UnitOfWork
 from handlers.validation import MAX_USER_DATA_LENGTH, check_user_data
@@ -38,8 +45,9 @@ from handlers.validation import MAX_USER_DATA_LENGTH, check_user_data
 _DECIDED_STATE = {"perform": "performed", "reject": "rejected", "withdraw": "withdrawn"}
 _HISTORY = {"perform": "promoted", "reject": "promotion_rejected",
             "withdraw": "promotion_withdrawn"}
-_EVENT = {"perform": "compose-promoted", "reject": "compose-promotion-rejected",
-          "withdraw": "compose-promotion-withdrawn"}
+_EVENT: dict[str, type[ChangeEvent]] = {
+    "perform": ComposePromoted, "reject": ComposePromotionRejected,
+    "withdraw": ComposePromotionWithdrawn}
 
 
 def requested_tag_name(state: str) -> str:
@@ -76,7 +84,7 @@ async def request_promotion(cmd: RequestPromotion, uow: UnitOfWork, actor: Actor
                                   _message(f"Promotion to {cmd.to} requested", reason),
                                   cmd.user_data)
     body = promotion_json(record)
-    await announce(uow, "compose-promotion-requested", compose.pk, compose.compose_id,
+    await announce(uow, ComposePromotionRequested, compose.pk, compose.compose_id,
                    actor, promotion=body)
     return body
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from handlers.commands import EnsureLadderTags, RemindStalePromotions, RequestExpiredRemovals
 from handlers.errors import Forbidden, InvalidInput
+from handlers.events import ComposePromotionReminder, ComposeRemovalRequested, raise_event
 from handlers.identity import Actor, Roles
 from handlers.ports import UnitOfWork
 from handlers.promotions import ensure_ladder_tag, promotion_json, requested_tag_name
@@ -48,11 +49,11 @@ async def remind_stale_promotions(cmd: RemindStalePromotions, uow: UnitOfWork,
     cutoff = uow.now() - timedelta(seconds=cmd.interval_seconds)
     claimed = await uow.promotions.claim_stale(cutoff, cmd.limit)
     for record in claimed:
-        body = {"event": "compose-promotion-reminder", "promotion": promotion_json(record),
-                "compose": await uow.composes.representation(record.compose_pk),
-                # Nobody acted: the daemon re-announces what is still waiting.
-                "agent": None}
-        await uow.emit("compose-promotion-reminder", body, ordering_key=record.compose_id)
+        compose = await uow.composes.representation(record.compose_pk)
+        # Nobody acted: the daemon re-announces what is still waiting.
+        reminder = ComposePromotionReminder(promotion=promotion_json(record),
+                                            compose=compose, agent=None)
+        await raise_event(uow, reminder, ordering_key=record.compose_id)
     return {"reminded": [record.id for record in claimed]}
 
 
@@ -74,9 +75,9 @@ async def request_expired_removals(cmd: RequestExpiredRemovals, uow: UnitOfWork,
             reason = f"Expired: {policy.describe()}"
             await uow.composes.add_change(pk, "removal_requested", actor.username, reason,
                                           None)
-            await uow.emit("compose-removal-requested", {
-                "event": "compose-removal-requested", "reason": reason,
-                "compose": await uow.composes.representation(pk), "agent": None,
-            }, ordering_key=compose_id)
+            compose = await uow.composes.representation(pk)
+            await raise_event(uow, ComposeRemovalRequested(reason=reason, compose=compose,
+                                                           agent=None),
+                              ordering_key=compose_id)
             requested.append(compose_id)
     return {"requested": requested}

@@ -130,15 +130,3 @@ class PromotionDecisionV1(Message):
     @property
     def summary(self) -> str:
         return f"Request to {self.body.get('decision')} promotion {self.body.get('promotion_id')}"
-
-
-REQUEST_SCHEMAS: dict[str, type[Message]] = {
-    "request.import": ImportRequestV1,
-    "request.tag": TagRequestV1,
-    "request.untag": UntagRequestV1,
-    "request.set_url": SetUrlRequestV1,
-    "request.mark_removed": MarkRemovedRequestV1,
-    "request.promotion": PromotionRequestV1,
-    "request.promotion_decision": PromotionDecisionV1,
-}
-"""Topic after the configured prefix → the class whose `body_schema` the body must meet."""

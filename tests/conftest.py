@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from ctsd.api.app import create_app
 from ctsd.config import Principals, Settings, to_driver_url
 from ctsd.db import migrate
+from tests.event_checks import events_validated_when_raised  # noqa: F401  (autouse)
 
 PG_ADMIN_DSN = os.environ.get(
     "CTS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

@@ -33,7 +33,16 @@ from handlers.commands import (
 from handlers.identity import Actor
 from handlers.validation import contains_nul
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
-from schemas.requests import REQUEST_SCHEMAS
+from schemas.registry import REQUEST_SCHEMAS
+from schemas.requests import (
+    ImportRequestV1,
+    MarkRemovedRequestV1,
+    PromotionDecisionV1,
+    PromotionRequestV1,
+    SetUrlRequestV1,
+    TagRequestV1,
+    UntagRequestV1,
+)
 from schemas.validation import validate_body
 
 BACKEND = "amqp"
@@ -112,18 +121,21 @@ def intent_for(topics: InputTopics, routing_key: str, body: dict[str, Any],
     raise Refused(400, "unknown topic", f"CTS does not handle topic {routing_key}")
 
 
-_REQUEST_COMMANDS: dict[str, Callable[[dict[str, Any], tuple[str, ...]], Any]] = {
-    "request.import": lambda b, _ladder: ImportCompose(
+# The command each accepted request (schemas.registry.ACCEPTED) asks for, by its class;
+# tests/unit/test_registry.py checks that every accepted request has one.
+REQUEST_COMMANDS: dict[type[Message], Callable[[dict[str, Any], tuple[str, ...]], Any]] = {
+    ImportRequestV1: lambda b, _ladder: ImportCompose(
         b["compose_info"], tuple(b.get("parent_compose_ids") or ()), b.get("respin_of"),
         b.get("compose_url")),
-    "request.tag": lambda b, _ladder: TagCompose(b["compose_id"], b["tag"], b.get("user_data")),
-    "request.untag": lambda b, _ladder: UntagCompose(b["compose_id"], b["tag"], b.get("user_data")),
-    "request.set_url": lambda b, _ladder: SetComposeUrl(b["compose_id"], b["compose_url"],
-                                               b.get("user_data")),
-    "request.mark_removed": lambda b, _ladder: MarkRemoved(b["compose_id"], b.get("reason")),
-    "request.promotion": lambda b, ladder: RequestPromotion(
+    TagRequestV1: lambda b, _ladder: TagCompose(b["compose_id"], b["tag"], b.get("user_data")),
+    UntagRequestV1: lambda b, _ladder: UntagCompose(b["compose_id"], b["tag"],
+                                                    b.get("user_data")),
+    SetUrlRequestV1: lambda b, _ladder: SetComposeUrl(b["compose_id"], b["compose_url"],
+                                                      b.get("user_data")),
+    MarkRemovedRequestV1: lambda b, _ladder: MarkRemoved(b["compose_id"], b.get("reason")),
+    PromotionRequestV1: lambda b, ladder: RequestPromotion(
         b["compose_id"], b["to"], b.get("reason"), b.get("user_data"), ladder),
-    "request.promotion_decision": lambda b, ladder: DecidePromotion(
+    PromotionDecisionV1: lambda b, ladder: DecidePromotion(
         b["promotion_id"], b["decision"], b.get("reason"), ladder),
 }
 
@@ -135,8 +147,9 @@ def _request_intent(topics: InputTopics, suffix: str, body: dict[str, Any],
     if not user_id:
         raise Refused(401, "no authenticated sender",
                       "Requests must carry the AMQP user_id property")
-    _validate(REQUEST_SCHEMAS[suffix], body)
-    command = _REQUEST_COMMANDS[suffix](body, topics.ladder)
+    schema = REQUEST_SCHEMAS[suffix]
+    _validate(schema, body)
+    command = REQUEST_COMMANDS[schema](body, topics.ladder)
     return Intent(command, Actor(user_id, backend=BACKEND))
 
 

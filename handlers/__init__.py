@@ -18,7 +18,7 @@ from handlers.composes import (
 )
 from handlers.gates import set_tag_gates
 from handlers.identity import Actor, Roles
-from handlers.lifecycle import mark_removed, record_build_status
+from handlers.lifecycle import mark_removed, record_build_status, remove_compose
 from handlers.ports import UnitOfWork
 from handlers.promotions import decide_promotion, request_promotion
 from handlers.tags import change_tag_permission, create_tag, edit_tag
@@ -40,6 +40,7 @@ HANDLERS: dict[type, Handler] = {
     commands.ChangeTagPermission: change_tag_permission,
     commands.RecordBuildStatus: record_build_status,
     commands.MarkRemoved: mark_removed,
+    commands.RemoveCompose: remove_compose,
     commands.RequestPromotion: request_promotion,
     commands.DecidePromotion: decide_promotion,
     commands.SetTagGates: set_tag_gates,

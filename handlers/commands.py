@@ -92,6 +92,16 @@ class MarkRemoved:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class RemoveCompose:
+    """Someone decided the compose is to be removed (POST .../removal): unlike a build
+    service's MarkRemoved report (ODCS, `cts.request.mark_removed`), it needs a reason,
+    whatever the transport, so that the history says why."""
+
+    compose_id: str
+    reason: Any = None  # checked by the handler: callers pass what they were sent
+
+
 # Workflow (issue #5): promotion ladder, chained gates, reminders, expiry.
 
 DEFAULT_LADDER = ("periodic", "nightly", "milestone-candidate", "milestone")

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.commands import BUILD_STATUSES, MarkRemoved, RecordBuildStatus, SetComposeUrl
+from handlers.commands import (
+    BUILD_STATUSES,
+    MarkRemoved,
+    RecordBuildStatus,
+    RemoveCompose,
+    SetComposeUrl,
+)
 
 # The compose handlers own locking and the message shape; lifecycle changes must lock
 # and announce exactly as they do, so they share those helpers rather than copy them.
@@ -53,6 +59,14 @@ async def mark_removed(cmd: MarkRemoved, uow: UnitOfWork, actor: Actor,
         await uow.composes.add_change(compose.pk, "removed", actor.username, message, None)
         await announce(uow, ComposeRemoved, compose.pk, compose.compose_id, actor)
     return await uow.composes.representation(compose.pk)
+
+
+async def remove_compose(cmd: RemoveCompose, uow: UnitOfWork, actor: Actor,
+                         roles: Roles) -> dict[str, Any]:
+    """A removal someone decided: mark_removed, once the reason is there."""
+    if not isinstance(cmd.reason, str) or not cmd.reason.strip():
+        raise InvalidInput('"reason" is required and must be a non-empty string')
+    return await mark_removed(MarkRemoved(cmd.compose_id, cmd.reason), uow, actor, roles)
 
 
 def _require_builder(actor: Actor, roles: Roles, what: str) -> None:

@@ -22,7 +22,7 @@ from ctsd.db.representation import compose_representations
 from ctsd.db.tables import compose_locations, composes, promotion_requests
 from ctsd.db.workflow_store import PROMOTION_ROWS, promotion_record
 from ctsd.jsonio import json_response
-from handlers.commands import DecidePromotion, MarkRemoved, RequestPromotion, SetTagGates
+from handlers.commands import DecidePromotion, RemoveCompose, RequestPromotion, SetTagGates
 from handlers.errors import InvalidInput, NotFound
 from handlers.promotions import current_state, promotion_json
 
@@ -107,10 +107,7 @@ async def list_promotions(request: web.Request) -> web.Response:
 
 async def remove_compose(request: web.Request) -> web.Response:
     body = await json_object(request)
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput('"reason" is required and must be a non-empty string')
-    command = MarkRemoved(request.match_info["compose_id"], reason)
+    command = RemoveCompose(request.match_info["compose_id"], body.get("reason"))
     outcome = await request.app[BUS].execute(command, actor_of(request))
     return json_response(outcome.body)
 

@@ -84,8 +84,8 @@ async def _change_permission(cmd: ChangeTagPermission, tag: TagRecord, uow: Unit
         raise InvalidInput(
             f"Unknown action {cmd.action!r}; expected one of {', '.join(TAG_PERMISSION_ACTIONS)}"
         )
-    principals = [("user", cmd.username), ("group", cmd.group)]
-    principals = [(kind, name) for kind, name in principals if name is not None]
+    given = [("user", cmd.username), ("group", cmd.group)]
+    principals = [(kind, name) for kind, name in given if name is not None]
     if not principals:
         raise InvalidInput(f'Action {cmd.action} needs "username" and/or "group"')
     for kind, name in principals:

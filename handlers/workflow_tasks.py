@@ -63,7 +63,7 @@ async def request_expired_removals(cmd: RequestExpiredRemovals, uow: UnitOfWork,
     twice for one compose (a removal_requests row records it)."""
     _require_admin(actor, roles)
     promoted_tags = list(cmd.ladder[1:])
-    requested = []
+    requested: list[str] = []
     for policy in cmd.policies:
         cutoff = uow.now() - timedelta(days=policy.days)
         candidates = await uow.removal_requests.candidates(

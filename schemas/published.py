@@ -134,7 +134,8 @@ class ComposeMessage(Message):
 
     @property
     def compose_id(self) -> str | None:
-        return dig(self.compose, "compose_info", "payload", "compose", "id")
+        compose_id: str | None = dig(self.compose, "compose_info", "payload", "compose", "id")
+        return compose_id
 
     @property
     def app_name(self) -> str:
@@ -142,7 +143,8 @@ class ComposeMessage(Message):
 
     @property
     def agent_name(self) -> str | None:
-        return dig(self.body, "agent")
+        agent: str | None = dig(self.body, "agent")
+        return agent
 
     @property
     def usernames(self) -> list[str]:

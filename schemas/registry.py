@@ -93,6 +93,8 @@ ACCEPTED: tuple[Accepted, ...] = (
              "request.promotion_decision"),
 )
 
+ALL: tuple[Published | Accepted, ...] = (*PUBLISHED, *ACCEPTED)
+
 # The `event` field of a body (and the topic without its prefix) → its current class.
 PUBLISHED_BY_EVENT: dict[str, type[ComposeMessage]] = {
     entry.topic: entry.schema for entry in PUBLISHED}
@@ -104,7 +106,7 @@ REQUEST_SCHEMAS: dict[str, type[Message]] = {entry.topic: entry.schema for entry
 # Entry point names. The relay reads them from here rather than from installed metadata,
 # so a stale install cannot put a wrong schema name on the wire.
 SCHEMA_NAMES: dict[type[Message], str] = {
-    **{entry.schema: entry.name for entry in (*PUBLISHED, *ACCEPTED)},
+    **{entry.schema: entry.name for entry in ALL},
     # fedora-messaging's own name for the schema-less base class.
     Message: "base.message",
 }
@@ -113,4 +115,4 @@ SCHEMA_NAMES: dict[type[Message], str] = {
 def entry_points() -> list[str]:
     """The `fedora.messages` entry points setup.py must declare, in registry order."""
     return [f"{entry.name}={entry.schema.__module__}:{entry.schema.__name__}"
-            for entry in (*PUBLISHED, *ACCEPTED)]
+            for entry in ALL]

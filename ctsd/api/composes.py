@@ -79,7 +79,7 @@ async def change_compose(request: web.Request) -> web.Response:
 
 
 async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
-    pk = (await conn.execute(
+    pk: int | None = (await conn.execute(
         select(composes.c.pk).where(composes.c.compose_id == compose_id)
     )).scalar()
     if pk is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import BindParameter
 
 from ctsd.db import kept_answers
 from ctsd.db.engine import insert_for
@@ -24,7 +25,7 @@ def statements(dialect: str) -> SimpleNamespace:
     """The write statements of one dialect, with bound parameters."""
     insert = insert_for(dialect)
     counter = respin_counters.c.last_respin
-    requested = bindparam("requested")
+    requested: BindParameter[Any] = bindparam("requested")
     return SimpleNamespace(
         # The requested respin if above the last one handed out, else last+1.
         bump_counter=insert(respin_counters)
@@ -64,7 +65,7 @@ def _claim_then_bump() -> Any:
     body, which passes the same checks, and nothing is written before allocation.
     """
     counter = respin_counters.c.last_respin
-    requested = bindparam("requested")
+    requested: BindParameter[Any] = bindparam("requested")
     claimed = kept_answers.CLAIM.cte("claimed")
     nothing_kept = ~select(claimed.c.response).exists()
     bumped = (

@@ -6,18 +6,20 @@ the largest Python cost of a list page.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from ctsd import jsonio
 from ctsd.db.tables import compose_parents, compose_tags, composes, tags
 
 _RESPIN_OF = composes.alias("respin_of")
 _PARENT, _CHILD, _RESPIN = (composes.alias(name) for name in ("parent", "child", "respin"))
-_PKS = bindparam("pks", expanding=True)
+_PKS: BindParameter[Any] = bindparam("pks", expanding=True)
 
 # Everything a representation needs besides the relations; REPRESENTATION_ROWS can be
 # narrowed with .where() and joined to a page of pks.
@@ -68,7 +70,7 @@ async def _represent(conn: AsyncConnection, statement: Any,
                                               strict=True)}
 
 
-async def represent_rows(conn: AsyncConnection, rows: list[Any]) -> list[dict[str, Any]]:
+async def represent_rows(conn: AsyncConnection, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """Representations of rows selected with REPRESENTATION_COLUMNS, in their order.
 
     The list API selects a page with these columns directly, so only the relations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,8 +27,7 @@ from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.tables import compose_changes, compose_parents, composes
 from handlers.ports import ComposeRef, RespinGrant
 
-P = ParamSpec("P")
-T = TypeVar("T")
+Mutator = TypeVar("Mutator", bound=Callable[..., Awaitable[Any]])
 
 
 class _KnownComposes:
@@ -51,21 +50,18 @@ class _KnownComposes:
             self.rows.pop(compose_pk, None)
 
 
-def changes_compose(*, columns: bool) -> Callable[
-        [Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]],
-        Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]]:
+def changes_compose(*, columns: bool) -> Callable[[Mutator], Mutator]:
     """Mark a store method that changes the compose its first argument names: before it
     runs, what the transaction knew of that compose is forgotten (its locked row too
     when the method changes `composes` columns). The one place caches are invalidated:
     a new mutator only has to carry this decorator."""
-    def decorate(method: Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]
-                 ) -> Callable[Concatenate[SqlComposeStore, int, P], Awaitable[T]]:
+    def decorate(method: Mutator) -> Mutator:
         @functools.wraps(method)
-        async def changing(self: SqlComposeStore, compose_pk: int, /, *args: P.args,
-                           **kwargs: P.kwargs) -> T:
+        async def changing(self: SqlComposeStore, compose_pk: int, *args: Any,
+                           **kwargs: Any) -> Any:
             self._known.forget(compose_pk, columns=columns)
             return await method(self, compose_pk, *args, **kwargs)
-        return changing
+        return cast(Mutator, changing)
     return decorate
 
 
@@ -123,7 +119,7 @@ class SqlComposeStore:
             "compose_info": jsonio.dumps(compose_info).decode(),
             "created_at": self._now(),
         })
-        pk = result.scalar_one()
+        pk: int = result.scalar_one()
         if respin_of_pk is None:
             self._known.representations[pk] = new_compose_representation(
                 compose_info, builder, compose_url)

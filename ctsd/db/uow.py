@@ -7,7 +7,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -20,6 +20,9 @@ from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
 from ctsd.db.workflow_store import SqlPromotionStore, SqlRemovalRequestStore
+
+if TYPE_CHECKING:
+    from handlers.ports import UnitOfWork
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
@@ -191,3 +194,9 @@ class SqlUnitOfWork:
                 await conn.execute(outbox.insert(), events)
         changes.clear()
         events.clear()
+
+
+if TYPE_CHECKING:
+    # mypy holds the SQL unit of work to the handlers' port.
+    def _satisfies_the_port(uow: SqlUnitOfWork) -> UnitOfWork:
+        return uow

@@ -3,13 +3,17 @@
 
 - `roles_from`: the configured roles;
 - `open_write_path`: the engines, the dialect's respin strategy and the command bus;
-- `serve_background_tasks`: the tasks `ctsd serve` runs beside the HTTP API.
+- `serve_background_tasks`: the tasks `ctsd serve` runs beside the HTTP API;
+- `relay_forever`: `ctsd relay`, the outbox relay as a process of its own.
 
 It imports no HTTP module, so `ctsd consume` and the CLI do not load the API.
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from ctsd.config import Settings
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.db.respins import respins_for
 from ctsd.outbox_retention import retention_cleanup_ctx
-from ctsd.relay import relay_cleanup_ctx
+from ctsd.relay import relay_cleanup_ctx, run_relay
 from ctsd.service import CommandBus
 from ctsd.workflow_task import workflow_cleanup_ctx
 from handlers.identity import Roles
@@ -68,3 +72,25 @@ def serve_background_tasks(settings: Settings,
     reminders and expiry (through the bus `bus_of(app)` answers)."""
     return [relay_cleanup_ctx(settings), retention_cleanup_ctx(settings),
             workflow_cleanup_ctx(settings, bus_of)]
+
+
+def relay_forever(settings: Settings) -> int:
+    """`ctsd relay`: publish the outbox until SIGINT or SIGTERM; the exit status."""
+    if not settings.amqp_url:
+        print("ctsd: messaging.amqp_url (or CTSD_AMQP_URL) is not set: nothing to relay to",
+              file=sys.stderr)
+        return 2
+    asyncio.run(_relay_until_signalled(settings))
+    return 0
+
+
+async def _relay_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    engine = create_engine(settings)
+    try:
+        await run_relay(settings, stop, engine=engine)
+    finally:
+        await engine.dispose()

@@ -22,11 +22,10 @@ from aiohttp import web
 
 from ctsd.api.app import create_app
 from ctsd.auth.tls import server_ssl_context
-from ctsd.bootstrap import open_write_path
+from ctsd.bootstrap import open_write_path, relay_forever
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
-from ctsd.relay import run_relay_command
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -102,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate.downgrade(settings, args.revision)
         return 0
     if args.command == "relay":
-        return run_relay_command(settings)
+        return relay_forever(settings)
     if args.command == "consume":
         return consume_forever(settings)
     return asyncio.run(_tag_command(settings, args))

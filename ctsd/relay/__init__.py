@@ -2,7 +2,7 @@
 
 Three ways to run it, all the same loop (`run_relay`):
 - inside the HTTP server: `app.cleanup_ctx.append(relay_cleanup_ctx(settings))`;
-- as its own process: `ctsd relay` (`run_relay_command`);
+- as its own process: `ctsd relay` (`ctsd.bootstrap.relay_forever`);
 - from code/tests: `await run_relay(settings, stop_event)`.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -51,22 +49,4 @@ def _report_crash(task: asyncio.Task[None]) -> None:
                      exc_info=task.exception())
 
 
-def run_relay_command(settings: Settings) -> int:
-    """`ctsd relay`: relay until SIGINT or SIGTERM."""
-    if not settings.amqp_url:
-        print("ctsd: messaging.amqp_url (or CTSD_AMQP_URL) is not set: nothing to relay to",
-              file=sys.stderr)
-        return 2
-    asyncio.run(_relay_until_signalled(settings))
-    return 0
-
-
-async def _relay_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await run_relay(settings, stop)
-
-
-__all__ = ["relay_cleanup_ctx", "run_relay", "run_relay_command"]
+__all__ = ["relay_cleanup_ctx", "run_relay"]

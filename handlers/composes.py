@@ -12,12 +12,11 @@ from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCom
 from handlers.composeinfo import parse_compose_info
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.events import (
-    ChangeEvent,
     ComposeChanged,
     ComposeCreated,
     ComposeTagged,
     ComposeUntagged,
-    raise_event,
+    announce,
 )
 from handlers.gates import check_gates
 from handlers.identity import Actor, Roles
@@ -163,12 +162,3 @@ def require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> N
         return
     verb = "tag" if role == "tagger" else "untag"
     raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")
-
-
-async def announce(uow: UnitOfWork, kind: type[ChangeEvent], compose_pk: int,
-                   compose_id: str, actor: Actor, **fields: Any) -> None:
-    """Raise the change message `kind` (messages.md) with the compose as it is now, by
-    `actor`, with the kind's own `fields`."""
-    compose = await uow.composes.representation(compose_pk)
-    await raise_event(uow, kind(compose=compose, agent=actor.username, **fields),
-                      ordering_key=compose_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from handlers.identity import Actor
 from handlers.ports import UnitOfWork
 
 
@@ -115,3 +116,12 @@ async def raise_event(uow: UnitOfWork, event: ChangeEvent, ordering_key: str | N
     for check in EVENT_CHECKS:
         check(event)
     await uow.emit(event.event, event.body(), ordering_key=ordering_key)
+
+
+async def announce(uow: UnitOfWork, kind: type[ChangeEvent], compose_pk: int,
+                   compose_id: str, actor: Actor, **fields: Any) -> None:
+    """Raise the change message `kind` (messages.md) with the compose as it is now, by
+    `actor`, with the kind's own `fields`."""
+    compose = await uow.composes.representation(compose_pk)
+    await raise_event(uow, kind(compose=compose, agent=actor.username, **fields),
+                      ordering_key=compose_id)

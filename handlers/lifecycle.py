@@ -19,9 +19,9 @@ from handlers.commands import (
 
 # The compose handlers own locking and the message shape; lifecycle changes must lock
 # and announce exactly as they do, so they share those helpers rather than copy them.
-from handlers.composes import announce, locked_compose, set_compose_url
+from handlers.composes import locked_compose, set_compose_url
 from handlers.errors import Forbidden, InvalidInput
-from handlers.events import ComposeChanged, ComposeRemoved
+from handlers.events import ComposeChanged, ComposeRemoved, announce
 from handlers.identity import Actor, Roles
 from handlers.ports import UnitOfWork
 from handlers.validation import MAX_USER_DATA_LENGTH, check_http_url

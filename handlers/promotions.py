@@ -23,7 +23,6 @@ from typing import Any
 
 from handlers.commands import PROMOTION_DECISIONS, DecidePromotion, RequestPromotion
 from handlers.composes import (
-    announce,
     apply_tag,
     apply_untag,
     has_tag_role,
@@ -37,6 +36,7 @@ from handlers.events import (
     ComposePromotionRejected,
     ComposePromotionRequested,
     ComposePromotionWithdrawn,
+    announce,
 )
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, PromotionRecord, TagRecord, UnitOfWork

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -80,17 +80,22 @@ def relay_forever(settings: Settings) -> int:
         print("ctsd: messaging.amqp_url (or CTSD_AMQP_URL) is not set: nothing to relay to",
               file=sys.stderr)
         return 2
-    asyncio.run(_relay_until_signalled(settings))
+    asyncio.run(until_signalled(lambda stop: _relay(settings, stop)))
     return 0
 
 
-async def _relay_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+async def _relay(settings: Settings, stop: asyncio.Event) -> None:
     engine = create_engine(settings)
     try:
         await run_relay(settings, stop, engine=engine)
     finally:
         await engine.dispose()
+
+
+async def until_signalled(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run a process's main loop until SIGINT or SIGTERM sets the event it watches."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run(stop)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
-from ctsd.bootstrap import open_write_path
+from ctsd.bootstrap import open_write_path, until_signalled
 from ctsd.config import ConfigError, Settings
 from ctsd.consumer.runner import Consumer
 from ctsd.db import migrate
@@ -36,17 +35,9 @@ def consume_forever(settings: Settings) -> int:
         log.error("configuration error: %s", exc)
         return 2
     migrate.upgrade(settings)
-    asyncio.run(_consume_until_signalled(settings))
+    asyncio.run(until_signalled(lambda stop: run_consumer(settings, stop)))
     log.info("consumer stopped")
     return 0
-
-
-async def _consume_until_signalled(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await run_consumer(settings, stop)
 
 
 def _require_broker(settings: Settings) -> None:

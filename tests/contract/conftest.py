@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +23,7 @@ from ctsd.db import migrate
 from ctsd.db.engine import create_allocator_engine, create_engine
 from ctsd.db.representation import representation_of
 from ctsd.db.respins import InTransactionRespins, RespinAllocator, respins_for
+from ctsd.db.tables import outbox
 from ctsd.db.uow import SqlUnitOfWork
 from tests.conftest import PG_URL_BASE, create_pg_database, drop_pg_database
 from tests.unit.fakes import FakeDatabase, FakeIntegrityError, FakeUnitOfWork
@@ -41,6 +43,10 @@ class Backend:
 
     async def read_representation(self, compose_id: str) -> dict[str, Any] | None:
         """The representation as a reader outside any unit of work sees it."""
+        raise NotImplementedError
+
+    async def committed_events(self) -> list[tuple[str, dict[str, Any], str | None]]:
+        """(event, body, ordering key) of the outbox, oldest first."""
         raise NotImplementedError
 
 
@@ -63,6 +69,9 @@ class FakeBackend(Backend):
             return None if ref is None else await uow.composes.representation(ref.pk)
         return await self.run(read)
 
+    async def committed_events(self) -> list[tuple[str, dict[str, Any], str | None]]:
+        return [(e.event, e.body, e.ordering_key) for e in self.db.outbox]
+
 
 class SqlBackend(Backend):
     integrity_errors = (IntegrityError,)
@@ -79,6 +88,12 @@ class SqlBackend(Backend):
     async def read_representation(self, compose_id: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             return await representation_of(conn, compose_id)
+
+    async def committed_events(self) -> list[tuple[str, dict[str, Any], str | None]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(outbox).order_by(outbox.c.id))
+            return [(row.topic.removeprefix("cts."), row.body, row.ordering_key)
+                    for row in rows]
 
 
 @pytest.fixture(params=["fake", "sqlite", "postgresql", "postgresql-allocator"])

@@ -175,3 +175,27 @@ async def test_a_unit_of_work_that_fails_leaves_nothing(backend):
         await backend.run(fail)
     represented = await _representation(backend, pk)
     assert (represented["tags"], represented["compose_url"]) == ([], None)
+
+
+async def test_events_commit_with_the_change_or_not_at_all(backend):
+    await _import(backend)
+    tag = await _tag_id(backend, "nightly")
+    pk = await _pk(backend, FIRST)
+
+    async def tag_then_fail(uow: Any) -> None:
+        await uow.composes.add_tag(pk, tag)
+        await uow.emit("compose-tagged", {"event": "compose-tagged"}, FIRST)
+        raise RuntimeError("after the event")
+    with pytest.raises(RuntimeError):
+        await backend.run(tag_then_fail)
+
+    async def tag_twice(uow: Any) -> None:
+        await uow.composes.add_tag(pk, tag)
+        await uow.emit("compose-tagged", {"event": "compose-tagged", "n": 1}, FIRST)
+        await uow.emit("compose-changed", {"event": "compose-changed", "n": 2}, None)
+    await backend.run(tag_twice)
+    events = await backend.committed_events()
+    assert [(name, key) for name, _body, key in events] == [
+        ("compose-created", FIRST), ("compose-tagged", FIRST), ("compose-changed", None)]
+    assert events[0][1]["compose"]["compose_info"]["payload"]["compose"]["id"] == FIRST
+    assert [body.get("n") for _name, body, _key in events[1:]] == [1, 2]

@@ -55,7 +55,7 @@ class InTransactionRespins:
         return Allocation(respin.scalar_one())
 
     async def release(self, allocated: list[tuple[str, int]]) -> None:
-        assert not allocated, "in-transaction respins roll back with the import"
+        pass  # the counter rolled back with the import's transaction
 
 
 class SeparateTransactionRespins:

@@ -199,3 +199,16 @@ async def test_events_commit_with_the_change_or_not_at_all(backend):
         ("compose-created", FIRST), ("compose-tagged", FIRST), ("compose-changed", None)]
     assert events[0][1]["compose"]["compose_info"]["payload"]["compose"]["id"] == FIRST
     assert [body.get("n") for _name, body, _key in events[1:]] == [1, 2]
+
+
+async def test_a_failed_import_gives_its_respin_back(backend, caplog):
+    async def allocate_then_fail(uow: Any) -> None:
+        await uow.composes.allocate_respin("stream", 0)
+        raise RuntimeError("the import failed after allocation")
+    with pytest.raises(RuntimeError):
+        await backend.run(allocate_then_fail)
+
+    async def allocate(uow: Any) -> int | None:
+        return (await uow.composes.allocate_respin("stream", 0)).respin
+    assert await backend.run(allocate) == 0
+    assert "could not give back" not in caplog.text

@@ -49,11 +49,19 @@ class WritePath:
 
 
 @asynccontextmanager
-async def open_write_path(settings: Settings) -> AsyncIterator[WritePath]:
+async def open_write_path(settings: Settings, *,
+                          gapless_respins: bool = False) -> AsyncIterator[WritePath]:
     """The main engine, the respin allocator pool (PostgreSQL) and the command bus over
-    them; the engines are disposed of on leaving."""
+    them; the engines are disposed of on leaving.
+
+    `gapless_respins`: allocate respins inside each command's own transaction, as on
+    SQLite, so that a process killed mid-transaction leaves no gap in a stream's respins.
+    The bus consumer asks for it: a killed consumer's batch is redelivered and must come
+    out as if it had run once. The price is that its batch holds the stream's counter
+    row until it commits; an HTTP import of the same stream waits that long.
+    """
     engine = create_engine(settings)
-    allocator = create_allocator_engine(settings)
+    allocator = None if gapless_respins else create_allocator_engine(settings)
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),

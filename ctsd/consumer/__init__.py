@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 async def run_consumer(settings: Settings, stop_event: asyncio.Event) -> None:
     """Consume until `stop_event` is set. The schema must already be migrated."""
     _require_broker(settings)
-    async with open_write_path(settings) as write_path:
+    # Gapless: a consumer killed mid-batch has its batch redelivered, and the respins of
+    # the batch's imports must then come out as if it had never run.
+    async with open_write_path(settings, gapless_respins=True) as write_path:
         await Consumer(settings, write_path.bus).run(stop_event)
 
 

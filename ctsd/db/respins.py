@@ -85,9 +85,10 @@ class SeparateTransactionRespins:
     async def release(self, allocated: list[tuple[str, int]]) -> None:
         # Only a respin that is still the stream's last can be given back; if a later
         # import took the next one meanwhile, it stays unused (a gap, after a failure).
+        # Newest first: several imports of one stream in one transaction give back all.
         counter = respin_counters.c.last_respin
         async with self.engine.connect() as conn:
-            for stream, respin in allocated:
+            for stream, respin in reversed(allocated):
                 await conn.execute(
                     update(respin_counters)
                     .where(respin_counters.c.stream == stream, counter == respin)
@@ -99,6 +100,9 @@ class SeparateTransactionRespins:
 
 
 def respins_for(allocator: AsyncEngine | None) -> RespinAllocator:
+    # A process killed between allocation and commit cannot give its respins back: with
+    # separate transactions that leaves a gap. ctsd.bootstrap therefore gives the bus
+    # consumer in-transaction respins (tests/e2e/test_bus_resilience.py).
     """The strategy for a deployment: separate transactions where there is an
     allocator pool (PostgreSQL), else in the import's transaction."""
     return InTransactionRespins() if allocator is None else SeparateTransactionRespins(allocator)

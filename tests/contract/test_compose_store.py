@@ -201,8 +201,10 @@ async def test_events_commit_with_the_change_or_not_at_all(backend):
     assert [body.get("n") for _name, body, _key in events[1:]] == [1, 2]
 
 
-async def test_a_failed_import_gives_its_respin_back(backend, caplog):
+async def test_a_failed_transaction_gives_its_respins_back(backend, caplog):
     async def allocate_then_fail(uow: Any) -> None:
+        # Two imports of one stream in one transaction (a batch of bus requests).
+        await uow.composes.allocate_respin("stream", 0)
         await uow.composes.allocate_respin("stream", 0)
         raise RuntimeError("the import failed after allocation")
     with pytest.raises(RuntimeError):

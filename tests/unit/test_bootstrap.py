@@ -27,6 +27,12 @@ async def test_postgresql_gets_the_separate_respin_allocator():
         assert isinstance(write_path.bus.respins, SeparateTransactionRespins)
 
 
+async def test_the_consumer_asks_for_gapless_respins_even_on_postgresql():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+    async with open_write_path(settings, gapless_respins=True) as write_path:
+        assert isinstance(write_path.bus.respins, InTransactionRespins)
+
+
 async def test_sqlite_allocates_respins_in_the_import_transaction(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'cts.sqlite'}")
     async with open_write_path(settings) as write_path:

@@ -11,12 +11,12 @@ from functools import lru_cache
 from typing import Any
 
 from ctsd import __version__
+from ctsd.api.openapi_promotions import workflow_paths, workflow_schemas
 from ctsd.api.openapi_queries import CURSOR_PARAMETER, query_paths, query_schemas
 from ctsd.api.openapi_schemas import JSON, component_schemas, ref
-from ctsd.api.openapi_workflow import workflow_paths, workflow_schemas
 
 # Every field a list can be filtered and ordered on, with its kind (the kinds of
-# ctsd/api/filters.py, which validates the values; a test keeps the two in step).
+# ctsd/db/queries/filters.py, which validates the values; a test keeps the two in step).
 COMPOSE_FIELDS: dict[str, str] = {
     "id": "text", "date": "date", "respin": "int", "type": "text", "label": "text",
     "final": "bool", "release_name": "text", "release_version": "text",

@@ -1,169 +1,20 @@
-"""Views of the workflow extensions (issue #5): promotions, removal, locations, gates and
-a compose's status. v1 answers are untouched; these paths are new.
+"""Removed when #9a lands: the old name of ctsd/api/promotion_views.py, kept only because
+ctsd/api/app.py (being rewritten in #9a) still imports it from here."""
 
-Writes parse the request into a command and run it on the command bus; reads go to the
-read engine. No rule lives here.
-"""
+from ctsd.api.promotion_views import (
+    compose_locations_view,
+    compose_promotions,
+    compose_status,
+    get_tag_gates,
+    list_promotions,
+    perform_promotion,
+    put_tag_gates,
+    reject_promotion,
+    remove_compose,
+    request_promotion,
+    withdraw_promotion,
+)
 
-from __future__ import annotations
-
-from typing import Any
-
-from aiohttp import web
-from sqlalchemy import func, select
-
-from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
-from ctsd.api.pagination import envelope, page_request
-from ctsd.api.requests import actor_of, json_object, optional_str
-from ctsd.api.tags import tag_id_of
-from ctsd.api.timeformat import iso_utc
-from ctsd.db.gate_store import gates_of
-from ctsd.db.representation import compose_representations
-from ctsd.db.tables import compose_locations, composes, promotion_requests
-from ctsd.db.workflow_store import PROMOTION_ROWS, promotion_record
-from ctsd.jsonio import json_response
-from handlers.commands import DecidePromotion, MarkRemoved, RequestPromotion, SetTagGates
-from handlers.errors import InvalidInput, NotFound
-from handlers.promotions import current_state, promotion_json
-
-PROMOTION_STATES = ("requested", "performed", "rejected", "withdrawn")
-_P = promotion_requests.c
-
-
-def _ladder(request: web.Request) -> tuple[str, ...]:
-    return request.app[SETTINGS].workflow.ladder
-
-
-async def request_promotion(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    if "to" not in body:
-        raise InvalidInput('Missing "to" (the promotion state wanted)')
-    command = RequestPromotion(request.match_info["compose_id"], body["to"],
-                               optional_str(body, "reason"), optional_str(body, "user_data"),
-                               _ladder(request))
-    outcome = await request.app[BUS].execute(command, actor_of(request))
-    return json_response(outcome.body, status=201)
-
-
-def _decision_view(decision: str) -> Any:
-    async def decide(request: web.Request) -> web.Response:
-        raw_id = request.match_info["request_id"]
-        if not raw_id.isdigit() or len(raw_id) > 18:
-            raise NotFound(f"Promotion request {raw_id} does not exist")
-        body = await json_object(request) if request.can_read_body else {}
-        command = DecidePromotion(int(raw_id), decision, body.get("reason"), _ladder(request))
-        outcome = await request.app[BUS].execute(command, actor_of(request))
-        return json_response(outcome.body)
-
-    decide.__name__ = f"{decision}_promotion"
-    return decide
-
-
-perform_promotion = _decision_view("perform")
-reject_promotion = _decision_view("reject")
-withdraw_promotion = _decision_view("withdraw")
-
-
-async def _compose_pk(conn: Any, compose_id: str) -> int:
-    pk = (await conn.execute(select(composes.c.pk)
-                             .where(composes.c.compose_id == compose_id))).scalar()
-    if pk is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
-    return pk
-
-
-async def compose_promotions(request: web.Request) -> web.Response:
-    async with request.app[READ_ENGINE].connect() as conn:
-        pk = await _compose_pk(conn, request.match_info["compose_id"])
-        rows = await conn.execute(PROMOTION_ROWS.where(_P.compose_pk == pk).order_by(_P.id))
-        items = [promotion_json(promotion_record(row)) for row in rows]
-    return json_response({"promotions": items})
-
-
-async def list_promotions(request: web.Request) -> web.Response:
-    query, settings = request.query, request.app[SETTINGS]
-    unknown = set(query) - {"state", "to", "page", "per_page"}
-    if unknown:
-        raise InvalidInput(f"Unknown parameter(s) {', '.join(sorted(unknown))}; filters "
-                           "are state and to, then page and per_page")
-    conditions = []
-    if "state" in query:
-        if query["state"] not in PROMOTION_STATES:
-            raise InvalidInput(f"state must be one of {', '.join(PROMOTION_STATES)}")
-        conditions.append(_P.state == query["state"])
-    if "to" in query:
-        if query["to"] not in settings.workflow.ladder:
-            raise InvalidInput(f"to must be one of {', '.join(settings.workflow.ladder)}")
-        conditions.append(_P.to_state == query["to"])
-    page = page_request(query, settings)
-    async with request.app[READ_ENGINE].connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(promotion_requests)
-                                    .where(*conditions))).scalar_one()
-        rows = await conn.execute(PROMOTION_ROWS.where(*conditions).order_by(_P.id)
-                                  .limit(page.per_page).offset(page.offset))
-        items = [promotion_json(promotion_record(row)) for row in rows]
-    return json_response(envelope(request, settings, page, total, items))
-
-
-async def remove_compose(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput('"reason" is required and must be a non-empty string')
-    command = MarkRemoved(request.match_info["compose_id"], reason)
-    outcome = await request.app[BUS].execute(command, actor_of(request))
-    return json_response(outcome.body)
-
-
-async def compose_locations_view(request: web.Request) -> web.Response:
-    async with request.app[READ_ENGINE].connect() as conn:
-        pk = await _compose_pk(conn, request.match_info["compose_id"])
-        rows = await conn.execute(select(compose_locations)
-                                  .where(compose_locations.c.compose_pk == pk)
-                                  .order_by(compose_locations.c.id))
-        items = [{"url": row.url, "time": iso_utc(row.time), "user": row.user}
-                 for row in rows]
-    return json_response({"locations": items})
-
-
-async def compose_status(request: web.Request) -> web.Response:
-    """Lifecycle fields the v1 answer does not carry: build status, removal, promotion."""
-    compose_id = request.match_info["compose_id"]
-    async with request.app[READ_ENGINE].connect() as conn:
-        row = (await conn.execute(select(composes).where(
-            composes.c.compose_id == compose_id))).first()
-        if row is None:
-            raise NotFound(f"Compose {compose_id} does not exist")
-        tags = (await compose_representations(conn, [row.pk]))[row.pk]["tags"]
-        pending = (await conn.execute(PROMOTION_ROWS.where(
-            _P.compose_pk == row.pk, _P.state == "requested"))).first()
-    return json_response({
-        "compose_id": compose_id, "build_status": row.build_status,
-        "removed": row.removed_at is not None,
-        "removed_at": iso_utc(row.removed_at) if row.removed_at else None,
-        "removed_reason": row.removed_reason,
-        "promotion_state": current_state(tags, _ladder(request)),
-        "pending_promotion": promotion_json(promotion_record(pending)) if pending else None,
-        "compose_url": row.compose_url,
-    })
-
-
-async def get_tag_gates(request: web.Request) -> web.Response:
-    async with request.app[READ_ENGINE].connect() as conn:
-        return json_response(await gates_of(conn, await tag_id_of(conn, request)))
-
-
-async def put_tag_gates(request: web.Request) -> web.Response:
-    body = await json_object(request)
-    unknown = set(body) - {"requires", "excludes", "user_data"}
-    if unknown:
-        raise InvalidInput(f"Unknown field(s) {', '.join(sorted(unknown))}; expected "
-                           "requires, excludes and user_data")
-    lists = {key: body.get(key, []) for key in ("requires", "excludes")}
-    for key, value in lists.items():
-        if not isinstance(value, list):
-            raise InvalidInput(f'"{key}" must be a list of tag names')
-    command = SetTagGates(request.match_info["tag"], tuple(lists["requires"]),
-                          tuple(lists["excludes"]), optional_str(body, "user_data"))
-    outcome = await request.app[BUS].execute(command, actor_of(request))
-    return json_response(outcome.body)
+__all__ = ["compose_locations_view", "compose_promotions", "compose_status", "get_tag_gates",
+           "list_promotions", "perform_promotion", "put_tag_gates", "reject_promotion",
+           "remove_compose", "request_promotion", "withdraw_promotion"]

@@ -21,7 +21,7 @@ def bus_of(request: web.Request) -> CommandBus:
 async def create_tag(request: web.Request) -> web.Response:
     body = await json_object(request)
     command = CreateTag(
-        name=body.get("name"),  # type: ignore[arg-type]  (validated by the handler)
+        name=body.get("name"),  # type: ignore[arg-type]  # the handler validates it
         description=body.get("description"),  # type: ignore[arg-type]
         documentation=body.get("documentation"),  # type: ignore[arg-type]
         user_data=optional_str(body, "user_data"),

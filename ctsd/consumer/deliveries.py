@@ -34,7 +34,7 @@ def is_outage(exc: BaseException) -> bool:
 
 def message_key(delivery: Delivery) -> str:
     """The id a redelivery of this message has too: its message_id, else a digest."""
-    message_id = delivery.properties.message_id
+    message_id: str | None = delivery.properties.message_id
     if message_id and len(message_id) <= 255:
         return message_id
     digest = hashlib.sha256(delivery.routing_key.encode() + b"\n" + delivery.body)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, literal, or_, tuple_
+from sqlalchemy import BindParameter, ColumnElement, and_, false, literal, or_, tuple_
 
 from ctsd.db.queries.filters import Condition, Field
 
@@ -58,12 +58,12 @@ def seek_condition(keys: Sequence[SortKey], values: Sequence[Any]) -> Condition:
     return or_(*alternatives)
 
 
-def _bound(column: Any, value: Any) -> Any:
+def _bound(column: ColumnElement[Any], value: Any) -> BindParameter[Any]:
     # A bound parameter of the column's type: SQLAlchemy refuses `column > True`.
     return literal(value, column.type)
 
 
-def _equal(column: Any, value: Any) -> Condition:
+def _equal(column: ColumnElement[Any], value: Any) -> Condition:
     return column.is_(None) if value is None else column == _bound(column, value)
 
 

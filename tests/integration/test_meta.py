@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select, update
 from ctsd import __version__
 from ctsd.api.app import ROUTES, create_app
 from ctsd.api.keys import ACTOR
-from ctsd.api.openapi import COMPOSE_FIELDS, MATCH_SUFFIXES, TAG_FIELDS
+from ctsd.api.openapi_parameters import COMPOSE_FIELDS, MATCH_SUFFIXES, TAG_FIELDS
 from ctsd.config import Principals, Settings
 from ctsd.db.tables import outbox
 from handlers.identity import Actor

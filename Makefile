@@ -20,8 +20,11 @@ services:
 run: venv
 	$(BIN)/ctsd serve
 
+# ruff; mypy --strict (mypy.ini); the import layers, cycles and module sizes.
 lint: venv
-	$(BIN)/ruff check ctsd handlers schemas tests bench
+	$(BIN)/ruff check ctsd handlers schemas tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/python scripts/check_layers.py
 
 test: venv services lint
 	$(BIN)/pytest -q -p no:cacheprovider

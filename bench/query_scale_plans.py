@@ -13,10 +13,16 @@ from multidict import MultiDict
 from sqlalchemy.dialects import postgresql
 
 from bench.run_bench import PG_DSN
-from ctsd.api.filters import COMPOSE_FIELDS, compose_conditions, sort_keys
-from ctsd.api.keyset import encode_cursor, filters_digest, sort_keys_of
-from ctsd.api.keyset_listing import DEFAULT_ORDER, page_statement
-from ctsd.db.compose_queries import STREAM_POSITION, latest_statement, neighbour_statements
+from ctsd.api.keyset import encode_cursor, filters_digest
+from ctsd.api.keyset_listing import DEFAULT_ORDER
+from ctsd.db.queries.compose_lists import page_statement
+from ctsd.db.queries.compose_streams import (
+    STREAM_POSITION,
+    latest_statement,
+    neighbour_statements,
+)
+from ctsd.db.queries.filters import COMPOSE_FIELDS, compose_conditions, sort_keys
+from ctsd.db.queries.seek import sort_keys_of
 
 # Relations that must never be read whole: a sequential scan of either is a missing index.
 BIG_TABLES = {"composes", "compose_tags"}

@@ -20,7 +20,7 @@ from ctsd.auth.settings import (
     parse_backends,
     validate_auth,
 )
-from ctsd.workflow_config import WorkflowConfigError, WorkflowSettings, parse_workflow
+from ctsd.promotion_settings import WorkflowConfigError, WorkflowSettings, parse_workflow
 from handlers.identity import PrincipalSet
 
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
@@ -82,7 +82,7 @@ class Settings:
     pungi_user: str = "pungi"
     odcs_user: str = "odcs"
     translate_paths: tuple[tuple[str, str], ...] = ()
-    # Promotion ladder, reminders, expiry ([workflow], ctsd/workflow_config.py).
+    # Promotion ladder, reminders, expiry ([workflow], ctsd/promotion_settings.py).
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
     @property

@@ -1,5 +1,6 @@
 """Fast JSON for answers and stored documents (orjson), with the standard library as a
-fallback for the rare value orjson refuses (integers beyond 64 bits)."""
+fallback for the rare value orjson refuses (integers beyond 64 bits). HTTP answers are
+made by ctsd/api/responses.py; this module is below every layer and needs no aiohttp."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 
 def dumps(value: Any) -> bytes:
@@ -23,8 +23,3 @@ def loads(text: str | bytes) -> Any:
     except orjson.JSONDecodeError:
         return json.loads(text)
 
-
-def json_response(data: Any, *, status: int = 200,
-                  headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=dumps(data), status=status, headers=headers,
-                        content_type="application/json")

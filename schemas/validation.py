@@ -11,7 +11,6 @@ word the error of a body they refuse (it goes into the dead-letter headers).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,18 +24,32 @@ class InvalidMessage(ValueError):
     """A message's headers or body do not match its schema; the text says where."""
 
 
-@functools.cache
+# Keyed by (class, part) in plain dicts rather than functools.cache: mypy cannot see a
+# message class as Hashable (Message overrides __hash__ for its instances).
+_VALIDATORS: dict[tuple[type[Message], str], Validator] = {}
+_COMPILED: dict[tuple[type[Message], str], Callable[[Any], Any]] = {}
+
+
+def _schema(cls: type[Message], part: str) -> dict[str, Any]:
+    schema: dict[str, Any] = cls.body_schema if part == "body" else cls.headers_schema
+    return schema
+
+
 def _validator(cls: type[Message], part: str) -> Validator:
-    schema = cls.body_schema if part == "body" else cls.headers_schema
-    validator_class = validator_for(schema)
-    validator_class.check_schema(schema)  # once per class, not once per message
-    return validator_class(schema)
+    key = (cls, part)
+    if key not in _VALIDATORS:
+        validator_class = validator_for(_schema(cls, part))
+        validator_class.check_schema(_schema(cls, part))  # once per class, not per message
+        _VALIDATORS[key] = validator_class(_schema(cls, part))
+    return _VALIDATORS[key]
 
 
-@functools.cache
 def _compiled(cls: type[Message], part: str) -> Callable[[Any], Any]:
-    _validator(cls, part)  # the schema itself must be valid (checked by jsonschema)
-    return fastjsonschema.compile(cls.body_schema if part == "body" else cls.headers_schema)
+    key = (cls, part)
+    if key not in _COMPILED:
+        _validator(cls, part)  # the schema itself must be valid (checked by jsonschema)
+        _COMPILED[key] = fastjsonschema.compile(_schema(cls, part))
+    return _COMPILED[key]
 
 
 def validate_body(cls: type[Message], body: Any) -> None:

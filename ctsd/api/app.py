@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ctsd.api import composes, event_stream, events, health, listing, meta, queries, tags
-from ctsd.api import workflow as workflow_views
+from ctsd.api import promotion_views as workflow_views
 from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS

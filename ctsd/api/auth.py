@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ctsd.api.errors import Handler, json_error
 from ctsd.api.keys import ACTOR
@@ -60,7 +61,7 @@ def unauthenticated(message: str) -> web.Response:
     return response
 
 
-def auth_middleware(authenticator: Authenticator) -> Handler:
+def auth_middleware(authenticator: Authenticator) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -69,7 +70,8 @@ def auth_middleware(authenticator: Authenticator) -> Handler:
             return unauthenticated(exc.message)
         except AuthUnavailable as exc:
             return json_error(503, str(exc))
-        request[ACTOR] = actor  # type: ignore[assignment]  (None: anonymous)
+        if actor is not None:  # anonymous: no ACTOR, so request.get(ACTOR) is None
+            request[ACTOR] = actor
         if request.method in SAFE_METHODS or request.match_info.http_exception is not None:
             return await handler(request)
         if actor is None:

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.requests import actor_of, bus_of, client_gone, json_object, optional_str
+from ctsd.api.responses import json_response
 from ctsd.api.timeformat import iso_utc
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import body_hash
 from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
-from ctsd.jsonio import json_response
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.errors import InvalidInput, NotFound
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 from aiohttp import web
-from sqlalchemy.exc import DataError
 
-from ctsd.jsonio import json_response
+from ctsd.api.responses import json_response
+from ctsd.db.engine import ValueRefused
 from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except CommandError as exc:
         return json_error(exc.status, exc.message)
-    except DataError:
+    except ValueRefused:
         # A value the database cannot hold that validation did not foresee: still the
         # caller's input, so a 400, and still no SQL text in the answer.
         log.warning("database refused a value on %s %s", request.method, request.path,

@@ -25,11 +25,12 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ctsd.api.events import Cursor, FeedEvent, parse_cursor, read_events
+from ctsd.api.events import parse_cursor
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.requests import client_gone
+from ctsd.db.engine import ReadEngine
+from ctsd.db.queries.events import Cursor, FeedEvent, read_events
 from ctsd.db.uow import OUTBOX_CHANNEL
 from ctsd.jsonio import dumps
 from ctsd.relay.wakeup import asyncpg_dsn
@@ -150,7 +151,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
 
 async def _pump(request: web.Request, response: web.StreamResponse, cursor: Cursor) -> None:
     streams: EventStreams = request.app[EVENT_STREAMS]
-    engine: AsyncEngine = request.app[READ_ENGINE]
+    engine: ReadEngine = request.app[READ_ENGINE]
     loop = asyncio.get_running_loop()
     last_write = loop.time()
     while not streams.closing.is_set() and not client_gone(request):

@@ -14,33 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.keys import READ_ENGINE
-from ctsd.db.tables import outbox
-from ctsd.jsonio import json_response
+from ctsd.api.responses import json_response
+from ctsd.db.queries.health import DATABASE_TIMEOUT, check_database, describe, outbox_state
 
-DATABASE_TIMEOUT = 2.0
+__all__ = ["BROKER_PROBE", "DATABASE_TIMEOUT", "BrokerProbe", "live", "ready"]
+
 BROKER_TIMEOUT = 1.0
 # Probes come every few seconds from every balancer; one connect per process per
 # interval is enough to know, and keeps the broker's connection log quiet.
 BROKER_CACHE_SECONDS = 5.0
 _AMQP_PORTS = {"amqp": 5672, "amqps": 5671}
-
-
-def describe(exc: BaseException) -> str:
-    """One short line: the driver's own error rather than SQLAlchemy's wrapper text."""
-    inner = getattr(exc, "orig", None) or exc
-    if isinstance(inner, TimeoutError):
-        return "timed out"
-    message = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    return f"{type(inner).__name__}: {message}"[:300] if message else type(inner).__name__
 
 
 class BrokerProbe:
@@ -77,31 +66,6 @@ class BrokerProbe:
 
 
 BROKER_PROBE = web.AppKey("broker_probe", BrokerProbe)
-
-
-async def check_database(engine: AsyncEngine) -> dict[str, Any]:
-    try:
-        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        return {"ok": False, "error": describe(exc)}
-    return {"ok": True}
-
-
-async def outbox_state(engine: AsyncEngine, now: datetime | None = None) -> dict[str, Any]:
-    """Unpublished rows and the age of the oldest; None for both if it cannot be read."""
-    unsent = outbox.c.sent_at.is_(None)
-    query = select(func.count(), func.min(outbox.c.created_at)).where(unsent)
-    try:
-        async with asyncio.timeout(DATABASE_TIMEOUT), engine.connect() as conn:
-            backlog, oldest = (await conn.execute(query)).one()
-    except Exception:
-        return {"backlog": None, "oldest_unsent_age_seconds": None}
-    age = 0.0
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)  # SQLite: naive
-        age = max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())
-    return {"backlog": backlog, "oldest_unsent_age_seconds": round(age, 3)}
 
 
 async def live(request: web.Request) -> web.Response:

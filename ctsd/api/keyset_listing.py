@@ -3,30 +3,20 @@
 `cursor=` (empty) asks for the first page; each answer's `meta.next` link carries the
 cursor of the next one. Same filters and order_by as the v1 list; `page` cannot be
 combined with a cursor. No total is counted: that would cost what the keyset saves.
+The SQL is ctsd/db/queries/compose_lists.py and seek.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.api import filters
-from ctsd.api.filters import COMPOSE_FIELDS
 from ctsd.api.keys import READ_ENGINE, SETTINGS
-from ctsd.api.keyset import (
-    SortKey,
-    decode_cursor,
-    encode_cursor,
-    filters_digest,
-    seek_condition,
-    sort_keys_of,
-)
+from ctsd.api.keyset import decode_cursor, encode_cursor, filters_digest
 from ctsd.api.pagination import cursor_envelope, page_request
-from ctsd.db.representation import REPRESENTATION_ROWS, represent_rows
-from ctsd.jsonio import json_response
+from ctsd.api.responses import json_response
+from ctsd.db.queries import compose_lists, filters
+from ctsd.db.queries.filters import COMPOSE_FIELDS
+from ctsd.db.queries.seek import sort_keys_of
 from handlers.errors import InvalidInput
 
 DEFAULT_ORDER = ["-date", "-id"]
@@ -48,33 +38,6 @@ async def list_composes_after_cursor(request: web.Request) -> web.Response:
     after = decode_cursor(cursors[0], keys, digest) if cursors[0] else None
     async with request.app[READ_ENGINE].connect() as conn:
         conditions = filters.compose_conditions(query, conn.dialect.name)
-        rows, more = await _page_after(conn, conditions, keys, after, per_page)
-        items = await represent_rows(conn, rows)
-    next_cursor = None
-    if more:
-        next_cursor = encode_cursor(keys, digest, _sort_values(rows[-1], keys))
+        items, last = await compose_lists.keyset_page(conn, conditions, keys, after, per_page)
+    next_cursor = None if last is None else encode_cursor(keys, digest, last)
     return json_response(cursor_envelope(request, settings, per_page, next_cursor, items))
-
-
-async def _page_after(conn: AsyncConnection, conditions: list[Any], keys: list[SortKey],
-                      after: list[Any] | None, per_page: int) -> tuple[list[Any], bool]:
-    """Up to per_page rows after the cursor, and whether more follow (one extra row)."""
-    statement = page_statement(conditions, keys, after, per_page + 1)
-    rows = (await conn.execute(statement)).all()
-    return rows[:per_page], len(rows) > per_page
-
-
-def page_statement(conditions: list[Any], keys: list[SortKey], after: list[Any] | None,
-                   limit: int) -> Select[Any]:
-    """The rows of a keyset page with their sort values (sort_0, sort_1, ...)."""
-    if after is not None:
-        conditions = [*conditions, seek_condition(keys, after)]
-    sort_columns = [key.field.order_column.label(f"sort_{i}") for i, key in enumerate(keys)]
-    order = [filters.order_clause(key.field.order_column, descending=key.descending)
-             for key in keys]
-    return (REPRESENTATION_ROWS.add_columns(*sort_columns).where(*conditions)
-            .order_by(*order).limit(limit))
-
-
-def _sort_values(row: Any, keys: list[SortKey]) -> list[Any]:
-    return [getattr(row, f"sort_{i}") for i in range(len(keys))]

@@ -9,18 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from swagger_ui_bundle import swagger_ui_path
 
 from ctsd import __version__
 from ctsd.api.keys import ACTOR, BUS, READ_ENGINE, SETTINGS
 from ctsd.api.metrics import metrics, metrics_middleware
 from ctsd.api.openapi import spec_json
-from ctsd.db.tables import tag_permissions, tags
-from ctsd.jsonio import json_response
+from ctsd.api.responses import json_response
+from ctsd.db.queries.tags import tag_names_for
 from handlers.errors import NotAuthenticated
-from handlers.identity import Actor
 
 __all__ = ["about", "add_static_routes", "api_docs_page", "landing_page", "metrics",
            "metrics_middleware", "openapi_spec", "userinfo"]
@@ -104,27 +101,6 @@ async def userinfo(request: web.Request) -> web.Response:
         "is_tagger_of": tagger_of if edit_compose else [],
         "is_untagger_of": untagger_of if edit_compose else [],
     }})
-
-
-async def tag_names_for(conn: AsyncConnection, actor: Actor, role: str, *,
-                        every_tag: bool) -> list[str]:
-    """Sorted names of the tags `actor` holds `role` ("tagger"/"untagger") on.
-
-    Admins may tag and untag with every tag, so `every_tag` lists them all.
-    """
-    if every_tag:
-        return list((await conn.execute(select(tags.c.name).order_by(tags.c.name))).scalars())
-    perm = tag_permissions.c
-    holder = and_(perm.kind == "user", perm.name == actor.username)
-    if actor.groups:
-        holder = or_(holder, and_(perm.kind == "group", perm.name.in_(sorted(actor.groups))))
-    query = (
-        select(tags.c.name).distinct()
-        .join(tag_permissions, perm.tag_id == tags.c.id)
-        .where(perm.role == role, holder)
-        .order_by(tags.c.name)
-    )
-    return list((await conn.execute(query)).scalars())
 
 
 def add_static_routes(app: web.Application) -> None:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.errors import Handler
 from ctsd.api.keys import READ_ENGINE
-from ctsd.db.tables import composes, outbox, processed_messages, tags
+from ctsd.db.engine import ReadEngine
+from ctsd.db.queries.metrics import database_counts
 from ctsd.relay.runner import STATS as RELAY_STATS
 from handlers.errors import CommandError
 
@@ -100,43 +99,24 @@ class _Snapshot:
         return iter(self._families)
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands timestamps back without a zone; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> list[Metric]:
+async def database_gauges(engine: ReadEngine, now: datetime | None = None) -> list[Metric]:
     """Composes, tags, outbox and processed bus messages, in one round trip at scrape
     time."""
-    unsent = outbox.c.sent_at.is_(None)
-    query = select(
-        select(func.count()).select_from(composes).scalar_subquery(),
-        select(func.count()).select_from(tags).scalar_subquery(),
-        select(func.count()).select_from(outbox).where(unsent).scalar_subquery(),
-        select(func.min(outbox.c.created_at)).where(unsent).scalar_subquery(),
-        select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_not(None))
-        .scalar_subquery(),
-        select(func.count()).select_from(processed_messages).scalar_subquery(),
-    )
-    async with engine.connect() as conn:
-        compose_count, tag_count, backlog, oldest, published, processed = (
-            await conn.execute(query)).one()
-    age = 0.0
-    if oldest is not None:
-        age = max(0.0, ((now or datetime.now(UTC)) - _aware(oldest)).total_seconds())
+    counts = await database_counts(engine, now)
     return [
-        GaugeMetricFamily("cts_composes", "Composes stored", value=compose_count),
-        GaugeMetricFamily("cts_tags", "Tags defined", value=tag_count),
-        GaugeMetricFamily("cts_outbox_backlog", "Messages not yet published", value=backlog),
+        GaugeMetricFamily("cts_composes", "Composes stored", value=counts.composes),
+        GaugeMetricFamily("cts_tags", "Tags defined", value=counts.tags),
+        GaugeMetricFamily("cts_outbox_backlog", "Messages not yet published",
+                          value=counts.backlog),
         GaugeMetricFamily("cts_outbox_oldest_unsent_age_seconds",
                           "Age of the oldest message not yet published (0 if none)",
-                          value=age),
+                          value=counts.oldest_unsent_age_seconds),
         GaugeMetricFamily("cts_outbox_published",
                           "Published messages still kept in the outbox (for the event "
-                          "feed; deleted after outbox_retention_days)", value=published),
+                          "feed; deleted after outbox_retention_days)", value=counts.published),
         GaugeMetricFamily("cts_processed_messages",
                           "Bus messages whose effect is committed (redeliveries skipped)",
-                          value=processed),
+                          value=counts.processed),
     ]
 
 

@@ -1,7 +1,7 @@
 """The OpenAPI 3.0 document of the v1 API, built as a dict and served as JSON.
 
 It describes every route of ctsd/api/app.py (a test keeps the two in step). The
-shapes live in ctsd/api/openapi_schemas.py.
+shapes live in ctsd/api/openapi_schemas.py, the list parameters in openapi_parameters.py.
 """
 
 from __future__ import annotations
@@ -11,27 +11,15 @@ from functools import lru_cache
 from typing import Any
 
 from ctsd import __version__
-from ctsd.api.openapi_queries import CURSOR_PARAMETER, query_paths, query_schemas
+from ctsd.api.openapi_parameters import (
+    compose_filter_parameters,
+    compose_list_parameters,
+    query_parameter,
+    tag_list_parameters,
+)
+from ctsd.api.openapi_promotions import workflow_paths, workflow_schemas
+from ctsd.api.openapi_queries import query_paths, query_schemas
 from ctsd.api.openapi_schemas import JSON, component_schemas, ref
-from ctsd.api.openapi_workflow import workflow_paths, workflow_schemas
-
-# Every field a list can be filtered and ordered on, with its kind (the kinds of
-# ctsd/api/filters.py, which validates the values; a test keeps the two in step).
-COMPOSE_FIELDS: dict[str, str] = {
-    "id": "text", "date": "date", "respin": "int", "type": "text", "label": "text",
-    "final": "bool", "release_name": "text", "release_version": "text",
-    "release_short": "text", "release_is_layered": "bool", "release_type": "text",
-    "release_internal": "bool", "base_product_name": "text", "base_product_short": "text",
-    "base_product_version": "text", "base_product_type": "text", "builder": "text",
-}
-TAG_FIELDS: dict[str, str] = {"id": "int", "name": "text"}
-_DATE = {"type": "string", "pattern": r"^\d{8}$", "example": "20260131"}
-_KIND_SCHEMAS: dict[str, JSON] = {
-    "text": {"type": "string"}, "int": {"type": "integer"}, "bool": {"type": "boolean"},
-    "date": _DATE,
-}
-MATCH_SUFFIXES = {"_contains": "contains", "_startswith": "starts with",
-                  "_endswith": "ends with"}
 
 _ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
            409: "Conflict"}
@@ -44,68 +32,6 @@ _ERROR_TEXT = {
          "a tag gate (missing prerequisite or present excluded tag); a promotion that "
          "skips a ladder step, is already pending or was already decided",
 }
-
-
-def _query(name: str, schema: JSON, description: str, **extra: Any) -> JSON:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description, **extra}
-
-
-def _filters(fields: dict[str, str], *, with_suffixes: bool) -> list[JSON]:
-    params = []
-    for field, kind in fields.items():
-        params.append(_query(field, _KIND_SCHEMAS[kind], f"{field} equals this value"))
-        if not with_suffixes:
-            continue
-        for suffix, verb in MATCH_SUFFIXES.items():
-            params.append(_query(f"{field}{suffix}", {"type": "string"},
-                                 f"{field} {verb} this text (wildcards are escaped)"))
-    return params
-
-
-def _order_by(keys: list[str], default: str) -> JSON:
-    allowed = [prefix + key for key in keys for prefix in ("", "-")]
-    return _query("order_by", {"type": "array", "items": {"type": "string", "enum": allowed}},
-                  f"Sort keys, '-' for descending; repeatable. Default: {default}",
-                  style="form", explode=True)
-
-
-def _paging(per_page_default: int, per_page_max: int) -> list[JSON]:
-    return [
-        _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
-        _query("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
-                            "default": per_page_default},
-               f"Items per page; above {per_page_max} answers 400"),
-    ]
-
-
-def compose_filter_parameters() -> list[JSON]:
-    """The filters of the compose list, shared by the query extensions (latest/...)."""
-    return [
-        *_filters(COMPOSE_FIELDS, with_suffixes=True),
-        _query("date_before", _DATE, "Composes dated strictly before YYYYMMDD"),
-        _query("date_after", _DATE, "Composes dated strictly after YYYYMMDD"),
-        _query("tag", {"type": "array", "items": {"type": "string"}},
-               "Repeatable: tag=A&tag=B&tag=-C is tagged A and B and not C; "
-               "tag= alone selects composes with no tag", style="form", explode=True),
-        _query("removed", {"type": "boolean"},
-               "Extension: false keeps composes whose data is still there, true only "
-               "removed ones"),
-    ]
-
-
-def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
-    return [
-        *compose_filter_parameters(),
-        _order_by(list(COMPOSE_FIELDS), "-date, -id"),
-        *_paging(per_page_default, per_page_max),
-        CURSOR_PARAMETER,
-    ]
-
-
-def tag_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
-    return [*_filters(TAG_FIELDS, with_suffixes=False), _order_by(list(TAG_FIELDS), "-id"),
-            *_paging(per_page_default, per_page_max)]
 
 
 def _json(description: str, schema: JSON) -> JSON:
@@ -155,8 +81,8 @@ def _import_compose(idempotency_ttl_hours: int) -> JSON:
 
 def _compose_paths(per_page_default: int, per_page_max: int, ttl_hours: int) -> JSON:
     compose_id = _path_param("compose_id", "Compose ID")
-    variant = _query("variant", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
-                     "Variant UID", required=True)
+    variant_uid = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"}
+    variant = query_parameter("variant", variant_uid, "Variant UID", required=True)
     return {
         "/api/1/composes/": {
             "get": _op("List composes",
@@ -242,11 +168,12 @@ def _service_paths() -> JSON:
 
 
 def _event_paths() -> JSON:
-    after = _query("after", {"type": "string"},
-                   "Cursor of the last event seen (`cursor` or `next`); absent or 0: from "
-                   "the oldest event kept")
-    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                             "default": 100}, "Events per answer; outside 1-1000 answers 400")
+    after = query_parameter("after", {"type": "string"},
+                            "Cursor of the last event seen (`cursor` or `next`); absent or 0: from "
+                            "the oldest event kept")
+    limit = query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                      "default": 100},
+                            "Events per answer; outside 1-1000 answers 400")
     last_id = {"name": "Last-Event-ID", "in": "header", "required": False,
                "schema": {"type": "string"},
                "description": "Sent by a reconnecting EventSource; takes precedence over after"}

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ctsd.api import filters
-from ctsd.api.filters import COMPOSE_FIELDS
 from ctsd.api.keys import READ_ENGINE
-from ctsd.db import compose_queries
-from ctsd.jsonio import json_response
+from ctsd.api.responses import json_response
+from ctsd.db.queries import compose_streams, filters
+from ctsd.db.queries.filters import COMPOSE_FIELDS
 from handlers.errors import NotFound
 
 FILTER_PARAMETERS = frozenset({
@@ -33,7 +32,7 @@ async def latest_compose(request: web.Request) -> web.Response:
     filters.reject_unknown(request.query, FILTER_PARAMETERS, _FILTER_HELP)
     async with request.app[READ_ENGINE].connect() as conn:
         conditions = filters.compose_conditions(request.query, conn.dialect.name)
-        found = await compose_queries.latest(conn, conditions)
+        found = await compose_streams.latest(conn, conditions)
     if found is None:
         raise NotFound("No compose matches these filters")
     return json_response(found)
@@ -44,7 +43,7 @@ async def compose_neighbours(request: web.Request) -> web.Response:
     filters.reject_unknown(request.query, FILTER_PARAMETERS, _FILTER_HELP)
     async with request.app[READ_ENGINE].connect() as conn:
         conditions = filters.compose_conditions(request.query, conn.dialect.name)
-        found = await compose_queries.neighbours(conn, compose_id, conditions)
+        found = await compose_streams.neighbours(conn, compose_id, conditions)
     if found is None:
         raise NotFound(f"Compose {compose_id} does not exist")
     return json_response({"previous": found.previous, "next": found.next})
@@ -54,7 +53,7 @@ async def compose_lineage(request: web.Request) -> web.Response:
     compose_id = request.match_info["compose_id"]
     filters.reject_unknown(request.query, (), "Lineage takes no query parameters.")
     async with request.app[READ_ENGINE].connect() as conn:
-        found = await compose_queries.lineage(conn, compose_id)
+        found = await compose_streams.lineage(conn, compose_id)
     if found is None:
         raise NotFound(f"Compose {compose_id} does not exist")
     return json_response(found)

@@ -44,7 +44,7 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 def actor_of(request: web.Request) -> Actor:
     """The authenticated caller; 401 for an anonymous one (ctsd.api.auth)."""
-    actor = request.get(ACTOR)
+    actor: Actor | None = request.get(ACTOR)
     if actor is None:
         raise NotAuthenticated("Authentication is required for this request")
     return actor

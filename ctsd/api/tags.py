@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.requests import actor_of, bus_of, json_object, optional_str
+from ctsd.api.responses import json_response
 from ctsd.api.timeformat import iso_utc
-from ctsd.db.tables import tag_changes
-from ctsd.db.tag_store import SqlTagStore, tag_representation
-from ctsd.db.uow import utcnow
-from ctsd.jsonio import json_response
+from ctsd.db.queries import lookup
+from ctsd.db.queries.tags import tag_changes_of, tag_representation
 from handlers.commands import ChangeTagPermission, CreateTag, EditTag
-from handlers.errors import NotFound
 
 
 async def create_tag(request: web.Request) -> web.Response:
     body = await json_object(request)
     command = CreateTag(
-        name=body.get("name"),  # type: ignore[arg-type]  (validated by the handler)
+        name=body.get("name"),  # type: ignore[arg-type]  # the handler validates it
         description=body.get("description"),  # type: ignore[arg-type]
         documentation=body.get("documentation"),  # type: ignore[arg-type]
         user_data=optional_str(body, "user_data"),
@@ -45,29 +41,20 @@ async def edit_tag(request: web.Request) -> web.Response:
     return json_response(outcome.body)
 
 
-async def tag_id_of(conn: AsyncConnection, request: web.Request) -> int:
-    """The id of the tag the path names (by id or name); NotFound if there is none."""
-    tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
-    if tag is None:
-        raise NotFound(f"Tag {request.match_info['tag']} does not exist")
-    return tag.id
-
-
 async def get_tag(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
-        return json_response(await tag_representation(conn, await tag_id_of(conn, request)))
+        tag_id = await lookup.tag_id(conn, request.match_info["tag"])
+        return json_response(await tag_representation(conn, tag_id))
 
 
 async def tag_changes_view(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
-        tag_id = await tag_id_of(conn, request)
-        rows = await conn.execute(
-            select(tag_changes).where(tag_changes.c.tag_id == tag_id).order_by(tag_changes.c.id)
-        )
-        changes = [
-            {"time": iso_utc(row.time), "action": row.action, "user": row.user,
-             "message": row.message, "user_data": row.user_data,
-             "auth_backend": row.auth_backend}
-            for row in rows
-        ]
+        tag_id = await lookup.tag_id(conn, request.match_info["tag"])
+        rows = await tag_changes_of(conn, tag_id)
+    changes = [
+        {"time": iso_utc(row.time), "action": row.action, "user": row.user,
+         "message": row.message, "user_data": row.user_data,
+         "auth_backend": row.auth_backend}
+        for row in rows
+    ]
     return json_response({"changes": changes})

@@ -8,7 +8,7 @@ bad token is refused even if it also came through the proxy, never silently demo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
@@ -17,10 +17,8 @@ from ctsd.auth.groups import GroupResolver, group_resolver_from
 from ctsd.auth.noauth import NoAuth
 from ctsd.auth.oidc import OidcBackend
 from ctsd.auth.proxy import ProxyBackend
+from ctsd.auth.settings import AuthConfigured
 from handlers.identity import Actor
-
-if TYPE_CHECKING:
-    from ctsd.config import Settings
 
 
 class Backend(Protocol):
@@ -48,7 +46,7 @@ class AuthChain:
             await self.oidc.close()
 
 
-def authenticator_from(settings: Settings, groups: GroupResolver | None = None) -> AuthChain:
+def authenticator_from(settings: AuthConfigured, groups: GroupResolver | None = None) -> AuthChain:
     """The chain [auth] backend names, in that order (validated by ctsd.config)."""
     groups = groups or group_resolver_from(settings)
     backends: list[Backend] = []

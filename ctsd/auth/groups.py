@@ -4,7 +4,7 @@ HTTP backends and the bus consumer both use `GroupResolver`, so a user has the s
 groups however they reach us. For the consumer:
 
     resolver = group_resolver_from(settings)
-    actor = await resolver.actor_for(broker_user_id)      # Actor(backend="amqp")
+    groups = await resolver.groups_for(broker_user_id)
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from ctsd.auth.errors import AuthUnavailable
-from ctsd.auth.settings import LdapSettings
-from handlers.identity import Actor
-
-if TYPE_CHECKING:
-    from ctsd.config import Settings
+from ctsd.auth.settings import AuthConfigured, LdapSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +74,7 @@ class LdapGroups:
                                     "later") from exc
 
 
-def _values(entries: Iterable[dict], attribute: str) -> Iterable[str]:
+def _values(entries: Iterable[dict[str, Any]], attribute: str) -> Iterable[str]:
     for entry in entries:
         if entry.get("type") != "searchResEntry":
             continue  # referrals carry no attributes
@@ -101,11 +97,7 @@ class GroupResolver:
             groups = groups | await self._ldap.groups_for(username)
         return groups
 
-    async def actor_for(self, username: str, backend: str = "amqp") -> Actor:
-        """The Actor of a user whose identity someone else verified (e.g. the broker)."""
-        return Actor(username, await self.groups_for(username), backend=backend)
 
-
-def group_resolver_from(settings: Settings) -> GroupResolver:
+def group_resolver_from(settings: AuthConfigured) -> GroupResolver:
     ldap = LdapGroups(settings.auth.ldap) if settings.auth.ldap is not None else None
     return GroupResolver(dict(settings.auth.static_groups), ldap)

@@ -7,16 +7,17 @@ sub-tables; errors are `AuthConfigError`, which it turns into its `ConfigError`.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 BACKENDS = ("noauth", "oidc", "proxy", "cert")
 # Asymmetric algorithms only: with an HMAC algorithm allowed, a public key from the
 # JWKS could be used as a shared secret to forge tokens ("algorithm confusion").
 SAFE_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                              "ES256", "ES384", "ES512", "EdDSA"})
-# The scopes of the existing CTS API, checked per route by ctsd.api.auth.
-API_SCOPES = ("new-compose", "edit-compose", "new-tag", "edit-tag")
 # Subject attributes that may name the user of a client certificate (ctsd.auth.cert).
 CERT_ATTRIBUTES = ("CN", "UID", "emailAddress", "OU", "O")
 
@@ -83,6 +84,20 @@ class AuthSettings:
     static_groups: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
+class AuthConfigured(Protocol):
+    """What the backends and group sources read of the whole configuration
+    (ctsd.config.Settings has it), so that ctsd.auth needs no import of ctsd.config."""
+
+    @property
+    def auth(self) -> AuthSettings: ...
+
+    @property
+    def auth_backends(self) -> tuple[str, ...]: ...
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]: ...
+
+
 def parse_backends(raw: Any) -> str:
     """[auth] backend: one name, a comma-separated string, or a list; kept as "a,b"."""
     names = raw.split(",") if isinstance(raw, str) else raw
@@ -109,10 +124,11 @@ def auth_settings_from_toml(auth: dict[str, Any]) -> AuthSettings:
     )
 
 
-def _keys(raw: Any, name: str, cls: type, required: tuple[str, ...]) -> dict[str, Any]:
+def _keys(raw: Any, name: str, cls: type[DataclassInstance], required: tuple[str, ...]
+          ) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise AuthConfigError(f"[auth.{name}] must be a table")
-    allowed = set(cls.__dataclass_fields__)
+    allowed = {each.name for each in fields(cls)}
     if set(raw) - allowed:
         raise AuthConfigError(f"unknown [auth.{name}] keys: {sorted(set(raw) - allowed)}")
     missing = [key for key in required if not raw.get(key)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -78,7 +78,8 @@ class CtsClient:
             raise CtsError(0, f"cannot reach {self.base_url}: {exc}") from exc
         with response:
             _raise_for_status(response)
-            yield from response.iter_lines(decode_unicode=True)
+            # text/event-stream is a text/* type, so requests always decodes the lines.
+            yield from cast("Iterator[str]", response.iter_lines(decode_unicode=True))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

@@ -25,7 +25,7 @@ COMMAND_MODULES = (
 )
 
 
-def _register_all(subparsers: argparse._SubParsersAction) -> None:
+def _register_all(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         client = CtsClient(args.url, token=args.token, kerberos=args.kerberos)
-        return args.func(client, args)
+        return int(args.func(client, args))
     except CtsError as exc:
         print(f"cts: error: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ def print_json(value: Any) -> None:
 
 
 def compose_id(representation: dict[str, Any]) -> str:
-    return representation["compose_info"]["payload"]["compose"]["id"]
+    return str(representation["compose_info"]["payload"]["compose"]["id"])
 
 
 def compose_line(representation: dict[str, Any]) -> str:

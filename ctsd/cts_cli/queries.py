@@ -16,7 +16,7 @@ from ctsd.cts_cli.output import compose_id, compose_line, print_json
 PAGE_SIZE = 100
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     find = subparsers.add_parser("find", help="list composes matching filters")
     _filter_options(find)
     find.add_argument("--order-by", action="append", default=[], metavar="KEY",

@@ -27,7 +27,7 @@ class Event:
     body: Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     watch = subparsers.add_parser("watch", help="print change events as they happen")
     watch.add_argument("--after", default="", help="continue after this event cursor")
     watch.add_argument("--count", type=int, default=0, help="stop after N events (0: never)")

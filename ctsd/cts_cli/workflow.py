@@ -12,7 +12,7 @@ from ctsd.cts_cli.client import CtsClient
 from ctsd.cts_cli.output import compose_line, print_json
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     request = subparsers.add_parser("request", help="request a promotion of a compose")
     request.add_argument("compose_id")
     request.add_argument("to", help="the next ladder state, e.g. nightly")

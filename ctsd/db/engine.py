@@ -6,12 +6,19 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ctsd import jsonio
 from ctsd.config import Settings
 
 WRITE_OPTION = "cts_write"
+
+# Named here so that ctsd/api/ needs no SQLAlchemy import: the type of the read engine
+# (ctsd/api/keys.py), and the error of a value the database cannot hold, which is the
+# caller's input, not a fault (ctsd/api/errors.py answers it 400).
+ReadEngine = AsyncEngine
+ValueRefused = DataError
 
 
 def _json_text(value: Any) -> str:

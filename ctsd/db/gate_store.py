@@ -1,14 +1,13 @@
-"""SQL implementation of the tag gate and compose location ports (handlers.ports)."""
+"""SQL implementation of the tag gate port (handlers.ports)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.db.tables import compose_locations, tag_gates, tags
+from ctsd.db.tables import tag_gates, tags
+
+__all__ = ["GATE_KINDS", "SqlGateStore", "gates_of"]
 
 GATE_KINDS = ("requires", "excludes")
 
@@ -54,13 +53,3 @@ class SqlGateStore:
                 for other in others]
         if rows:
             await self._conn.execute(tag_gates.insert(), rows)
-
-
-class SqlLocationStore:
-    def __init__(self, conn: AsyncConnection, now: Callable[[], datetime]) -> None:
-        self._conn = conn
-        self._now = now
-
-    async def add(self, compose_pk: int, url: str, user: str) -> None:
-        await self._conn.execute(compose_locations.insert().values(
-            compose_pk=compose_pk, url=url, time=self._now(), user=user))

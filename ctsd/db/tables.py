@@ -87,7 +87,7 @@ composes = Table(
     Index("ix_composes_base_product_name", "base_product_name"),
     Index("ix_composes_base_product_version", "base_product_version"),
     Index("ix_composes_respin_of_pk", "respin_of_pk"),
-    # The newest-first order of the query extensions (ctsd/db/compose_queries.py), over
+    # The newest-first order of the query extensions (ctsd/db/queries/compose_streams.py), over
     # all composes and within one release stream (latest, neighbours); migration 0007.
     Index("ix_composes_date_respin_pk", "date", "respin", "pk"),
     Index("ix_composes_stream", "release_short", "release_version", "type", "date",

@@ -76,7 +76,7 @@ class SqlTagStore:
             tags.insert().values(name=name, description=description,
                                  documentation=documentation).returning(tags.c.id)
         )
-        return result.scalar_one()
+        return int(result.scalar_one())
 
     async def update(self, tag_id: int, fields: dict[str, str]) -> None:
         self._records.clear()

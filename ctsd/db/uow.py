@@ -13,13 +13,14 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import insert_for, open_write_connection
-from ctsd.db.gate_store import SqlGateStore, SqlLocationStore
+from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
+from ctsd.db.location_store import SqlLocationStore
+from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
-from ctsd.db.workflow_store import SqlPromotionStore, SqlRemovalRequestStore
 
 if TYPE_CHECKING:
     from handlers.ports import UnitOfWork

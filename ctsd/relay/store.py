@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -65,7 +66,7 @@ class OutboxStore:
                 yield claim
 
     @asynccontextmanager
-    async def _claim_locked(self, query: Select) -> AsyncIterator[Claim]:
+    async def _claim_locked(self, query: Select[Any]) -> AsyncIterator[Claim]:
         async with self._engine.connect() as conn:
             await conn.begin()
             claimed = await _select_rows(conn, query.with_for_update(skip_locked=True))
@@ -77,7 +78,7 @@ class OutboxStore:
                 await conn.commit()
 
     @asynccontextmanager
-    async def _claim_unlocked(self, query: Select) -> AsyncIterator[Claim]:
+    async def _claim_unlocked(self, query: Select[Any]) -> AsyncIterator[Claim]:
         async with self._engine.connect() as conn:
             claimed = await _select_rows(conn, query)
             rows = await _in_turn(conn, claimed)
@@ -95,14 +96,14 @@ class OutboxStore:
                 await conn.close()
 
 
-def _unsent(limit: int, skip: Collection[int]) -> Select:
+def _unsent(limit: int, skip: Collection[int]) -> Select[Any]:
     query = (select(outbox.c.id, outbox.c.message_id, outbox.c.topic, outbox.c.body,
                     outbox.c.ordering_key, outbox.c.in_reply_to)
              .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit))
     return query.where(outbox.c.id.not_in(skip)) if skip else query
 
 
-async def _select_rows(conn: AsyncConnection, query: Select) -> list[OutboxRow]:
+async def _select_rows(conn: AsyncConnection, query: Select[Any]) -> list[OutboxRow]:
     return [OutboxRow(id=r.id, message_id=r.message_id, topic=r.topic, body=r.body,
                       ordering_key=r.ordering_key, in_reply_to=r.in_reply_to)
             for r in await conn.execute(query)]

@@ -16,6 +16,7 @@ from ctsd.api.app import create_app
 from ctsd.auth.groups import GroupsUnavailable, LdapGroups, group_resolver_from
 from ctsd.auth.settings import AuthConfigError, LdapSettings, auth_settings_from_toml
 from ctsd.config import Principals, Settings
+from handlers.identity import Actor
 from tests.auth_support import ADMIN_DN, ADMIN_PASSWORD, Slapd, database_state
 from tests.integration.test_auth_proxy import as_user, setup_tag
 
@@ -52,7 +53,8 @@ async def test_bus_actor_gets_ldap_and_static_groups(slapd: Slapd) -> None:
     settings = Settings(auth=auth_settings_from_toml({
         "ldap": slapd.ldap_table(), "groups": {"carol": ["admins-of-tags"]}}))
     resolver = group_resolver_from(settings)
-    actor = await resolver.actor_for("carol")
+    # As the consumer builds it (ctsd/consumer/runner.py): the broker user, its groups.
+    actor = Actor("carol", await resolver.groups_for("carol"), backend="amqp")
     assert actor.username == "carol" and actor.backend == "amqp"
     assert actor.groups == {"releng", "admins-of-tags"}
 

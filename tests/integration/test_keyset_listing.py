@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ctsd.api.filters import COMPOSE_FIELDS
-from ctsd.api.keyset import encode_cursor, filters_digest, sort_keys_of
+from ctsd.api.keyset import encode_cursor, filters_digest
+from ctsd.db.queries.filters import COMPOSE_FIELDS
+from ctsd.db.queries.seek import sort_keys_of
 from tests.conftest import compose_info, create_tag
 
 V1_META = {"page", "pages", "per_page", "total", "first", "last", "prev", "next"}

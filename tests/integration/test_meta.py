@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select, update
 from ctsd import __version__
 from ctsd.api.app import ROUTES, create_app
 from ctsd.api.keys import ACTOR
-from ctsd.api.openapi import COMPOSE_FIELDS, MATCH_SUFFIXES, TAG_FIELDS
+from ctsd.api.openapi_parameters import COMPOSE_FIELDS, MATCH_SUFFIXES, TAG_FIELDS
 from ctsd.config import Principals, Settings
 from ctsd.db.tables import outbox
 from handlers.identity import Actor
@@ -169,7 +169,7 @@ async def test_real_answers_match_the_documented_schemas(client):
 
 
 def test_documented_filters_are_the_ones_the_lists_accept():
-    filters = pytest.importorskip("ctsd.api.filters")
+    filters = pytest.importorskip("ctsd.db.queries.filters")
     assert {name: field.kind for name, field in filters.COMPOSE_FIELDS.items()} == COMPOSE_FIELDS
     assert {name: field.kind for name, field in filters.TAG_FIELDS.items()} == TAG_FIELDS
     assert tuple(MATCH_SUFFIXES) == filters.TEXT_SUFFIXES

@@ -1,19 +1,15 @@
-"""The keyset cursor (ctsd/api/keyset.py): round trip, tamper and mismatch detection,
-value validation, and the SQL shape of the seek condition."""
+"""The keyset cursor (ctsd/api/keyset.py; its SQL in ctsd/db/queries/seek.py): round
+trip, tamper and mismatch detection, value validation, and the SQL shape of the seek
+condition."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from ctsd.api.filters import COMPOSE_FIELDS
-from ctsd.api.keyset import (
-    decode_cursor,
-    encode_cursor,
-    filters_digest,
-    seek_condition,
-    sort_keys_of,
-)
+from ctsd.api.keyset import decode_cursor, encode_cursor, filters_digest
+from ctsd.db.queries.filters import COMPOSE_FIELDS
+from ctsd.db.queries.seek import seek_condition, sort_keys_of
 from handlers.errors import InvalidInput
 
 DEFAULT = sort_keys_of([("date", True), ("id", True)], COMPOSE_FIELDS)

@@ -42,7 +42,7 @@ class SqlPromotionStore:
             state="requested", requested_by=requested_by, requested_at=self._now(),
             reason=reason, user_data=user_data,
         ).returning(_P.id))
-        return result.scalar_one()
+        return int(result.scalar_one())
 
     async def get(self, request_id: int) -> PromotionRecord | None:
         row = (await self._conn.execute(PROMOTION_ROWS.where(_P.id == request_id))).first()

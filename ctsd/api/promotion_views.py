@@ -1,8 +1,8 @@
-"""Views of the workflow extensions (issue #5): promotions, removal, locations, gates and
-a compose's status. v1 answers are untouched; these paths are new.
+"""Views of the promotion and lifecycle extensions (issue #5): promotions, removal,
+locations, gates and a compose's status. v1 answers are untouched; these paths are new.
 
-Writes parse the request into a command and run it on the command bus; reads go to the
-read engine. No rule lives here.
+Writes parse the request into a command and run it on the command bus; reads call
+ctsd.db.queries on the read engine. No rule lives here.
 """
 
 from __future__ import annotations
@@ -10,24 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
 
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.api.pagination import envelope, page_request
 from ctsd.api.requests import actor_of, json_object, optional_str
-from ctsd.api.tags import tag_id_of
+from ctsd.api.responses import json_response
 from ctsd.api.timeformat import iso_utc
-from ctsd.db.gate_store import gates_of
-from ctsd.db.representation import compose_representations
-from ctsd.db.tables import compose_locations, composes, promotion_requests
-from ctsd.db.workflow_store import PROMOTION_ROWS, promotion_record
-from ctsd.jsonio import json_response
+from ctsd.db.queries import lookup, promotions
+from ctsd.db.queries.tags import gates_of
 from handlers.commands import DecidePromotion, RemoveCompose, RequestPromotion, SetTagGates
 from handlers.errors import InvalidInput, NotFound
 from handlers.promotions import current_state, promotion_json
 
 PROMOTION_STATES = ("requested", "performed", "rejected", "withdrawn")
-_P = promotion_requests.c
 
 
 def _ladder(request: web.Request) -> tuple[str, ...]:
@@ -64,20 +59,10 @@ reject_promotion = _decision_view("reject")
 withdraw_promotion = _decision_view("withdraw")
 
 
-async def _compose_pk(conn: Any, compose_id: str) -> int:
-    pk = (await conn.execute(select(composes.c.pk)
-                             .where(composes.c.compose_id == compose_id))).scalar()
-    if pk is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
-    return pk
-
-
 async def compose_promotions(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
-        pk = await _compose_pk(conn, request.match_info["compose_id"])
-        rows = await conn.execute(PROMOTION_ROWS.where(_P.compose_pk == pk).order_by(_P.id))
-        items = [promotion_json(promotion_record(row)) for row in rows]
-    return json_response({"promotions": items})
+        records = await promotions.promotions_of(conn, request.match_info["compose_id"])
+    return json_response({"promotions": [promotion_json(record) for record in records]})
 
 
 async def list_promotions(request: web.Request) -> web.Response:
@@ -86,22 +71,16 @@ async def list_promotions(request: web.Request) -> web.Response:
     if unknown:
         raise InvalidInput(f"Unknown parameter(s) {', '.join(sorted(unknown))}; filters "
                            "are state and to, then page and per_page")
-    conditions = []
-    if "state" in query:
-        if query["state"] not in PROMOTION_STATES:
-            raise InvalidInput(f"state must be one of {', '.join(PROMOTION_STATES)}")
-        conditions.append(_P.state == query["state"])
-    if "to" in query:
-        if query["to"] not in settings.workflow.ladder:
-            raise InvalidInput(f"to must be one of {', '.join(settings.workflow.ladder)}")
-        conditions.append(_P.to_state == query["to"])
+    state, to_state = query.get("state"), query.get("to")
+    if state is not None and state not in PROMOTION_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(PROMOTION_STATES)}")
+    if to_state is not None and to_state not in settings.workflow.ladder:
+        raise InvalidInput(f"to must be one of {', '.join(settings.workflow.ladder)}")
     page = page_request(query, settings)
     async with request.app[READ_ENGINE].connect() as conn:
-        total = (await conn.execute(select(func.count()).select_from(promotion_requests)
-                                    .where(*conditions))).scalar_one()
-        rows = await conn.execute(PROMOTION_ROWS.where(*conditions).order_by(_P.id)
-                                  .limit(page.per_page).offset(page.offset))
-        items = [promotion_json(promotion_record(row)) for row in rows]
+        total, records = await promotions.promotion_page(conn, state, to_state,
+                                                         page.offset, page.per_page)
+    items = [promotion_json(record) for record in records]
     return json_response(envelope(request, settings, page, total, items))
 
 
@@ -114,12 +93,8 @@ async def remove_compose(request: web.Request) -> web.Response:
 
 async def compose_locations_view(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
-        pk = await _compose_pk(conn, request.match_info["compose_id"])
-        rows = await conn.execute(select(compose_locations)
-                                  .where(compose_locations.c.compose_pk == pk)
-                                  .order_by(compose_locations.c.id))
-        items = [{"url": row.url, "time": iso_utc(row.time), "user": row.user}
-                 for row in rows]
+        rows = await promotions.locations_of(conn, request.match_info["compose_id"])
+    items = [{"url": row.url, "time": iso_utc(row.time), "user": row.user} for row in rows]
     return json_response({"locations": items})
 
 
@@ -127,27 +102,23 @@ async def compose_status(request: web.Request) -> web.Response:
     """Lifecycle fields the v1 answer does not carry: build status, removal, promotion."""
     compose_id = request.match_info["compose_id"]
     async with request.app[READ_ENGINE].connect() as conn:
-        row = (await conn.execute(select(composes).where(
-            composes.c.compose_id == compose_id))).first()
-        if row is None:
-            raise NotFound(f"Compose {compose_id} does not exist")
-        tags = (await compose_representations(conn, [row.pk]))[row.pk]["tags"]
-        pending = (await conn.execute(PROMOTION_ROWS.where(
-            _P.compose_pk == row.pk, _P.state == "requested"))).first()
+        status = await promotions.compose_status(conn, compose_id)
+    row, pending = status.row, status.pending
     return json_response({
         "compose_id": compose_id, "build_status": row.build_status,
         "removed": row.removed_at is not None,
         "removed_at": iso_utc(row.removed_at) if row.removed_at else None,
         "removed_reason": row.removed_reason,
-        "promotion_state": current_state(tags, _ladder(request)),
-        "pending_promotion": promotion_json(promotion_record(pending)) if pending else None,
+        "promotion_state": current_state(status.tags, _ladder(request)),
+        "pending_promotion": promotion_json(pending) if pending else None,
         "compose_url": row.compose_url,
     })
 
 
 async def get_tag_gates(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
-        return json_response(await gates_of(conn, await tag_id_of(conn, request)))
+        tag_id = await lookup.tag_id(conn, request.match_info["tag"])
+        return json_response(await gates_of(conn, tag_id))
 
 
 async def put_tag_gates(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""OpenAPI paths and schemas of the workflow extensions (ctsd/api/workflow.py):
+"""OpenAPI paths and schemas of the workflow extensions (ctsd/api/promotion_views.py):
 promotions, removal, locations, tag gates, compose status. Merged into the document by
 ctsd/api/openapi.py."""
 

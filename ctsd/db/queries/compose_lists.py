@@ -1,0 +1,88 @@
+"""Pages of the compose list: by OFFSET (the v1 list, with a total) and by keyset.
+
+Each OFFSET page costs a COUNT and a LIMIT/OFFSET query over the pks alone (both use the
+indexes in ctsd.db.tables), then the representations of that page's rows only. A keyset
+page starts right after the previous page's last sort values and counts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ctsd.db.queries.filters import order_clause
+from ctsd.db.queries.seek import SortKey, seek_condition
+from ctsd.db.representation import REPRESENTATION_ROWS, represent_rows
+from ctsd.db.tables import composes
+
+# Far past any last page, and beyond what OFFSET (a bigint) can hold.
+MAX_OFFSET = 2**62
+
+
+async def offset_page(conn: AsyncConnection, conditions: list[Any], order: list[Any],
+                      offset: int, per_page: int) -> tuple[int, list[dict[str, Any]]]:
+    """The total of matching composes and the representations of one page of them."""
+    total, rows = await _offset_rows(conn, conditions, order, offset, per_page)
+    return total, await represent_rows(conn, rows)
+
+
+async def _offset_rows(conn: AsyncConnection, conditions: list[Any], order: list[Any],
+                       offset: int, per_page: int) -> tuple[int, list[Any]]:
+    """The total and one page of rows with the representation columns.
+
+    Filtered: one query, counting with a window over the matches (they are few, and the
+    count had to visit them all anyway). Unfiltered: a COUNT, then the page's pks from
+    the covering sort index, so a deep page never reads the rows it skips.
+    """
+    if offset > MAX_OFFSET:
+        return await count(conn, select(composes.c.pk).where(*conditions)), []
+    pks = select(composes.c.pk).where(*conditions).order_by(*order)
+    if conditions:
+        pks = pks.add_columns(func.count().over().label("total"))
+    else:
+        total = await count(conn, select(composes.c.pk))
+        if offset >= total:
+            return total, []
+    window = pks.limit(per_page).offset(offset).subquery()
+    rows = (await conn.execute(
+        REPRESENTATION_ROWS.add_columns(*([window.c.total] if conditions else []))
+        .join(window, window.c.pk == composes.c.pk)
+        .order_by(*order)
+    )).all()
+    if not conditions:
+        return total, list(rows)
+    if rows:
+        return rows[0].total, list(rows)
+    # Past the last page the window saw no row: count separately.
+    return await count(conn, select(composes.c.pk).where(*conditions)), []
+
+
+async def count(conn: AsyncConnection, filtered: Select[Any]) -> int:
+    """How many rows `filtered` selects: its keys only, no ORDER BY, no joins added."""
+    counted = select(func.count()).select_from(filtered.subquery())
+    return int((await conn.execute(counted)).scalar_one())
+
+
+async def keyset_page(conn: AsyncConnection, conditions: list[Any], keys: list[SortKey],
+                      after: list[Any] | None, per_page: int
+                      ) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    """Up to per_page representations after the cursor values `after`, and the sort
+    values of the last one if more follow (None on the last page)."""
+    statement = page_statement(conditions, keys, after, per_page + 1)
+    rows = (await conn.execute(statement)).all()
+    page, more = rows[:per_page], len(rows) > per_page
+    last = [getattr(page[-1], f"sort_{i}") for i in range(len(keys))] if more else None
+    return await represent_rows(conn, page), last
+
+
+def page_statement(conditions: list[Any], keys: list[SortKey], after: list[Any] | None,
+                   limit: int) -> Select[Any]:
+    """The rows of a keyset page with their sort values (sort_0, sort_1, ...)."""
+    if after is not None:
+        conditions = [*conditions, seek_condition(keys, after)]
+    sort_columns = [key.field.order_column.label(f"sort_{i}") for i, key in enumerate(keys)]
+    order = [order_clause(key.field.order_column, descending=key.descending) for key in keys]
+    return (REPRESENTATION_ROWS.add_columns(*sort_columns).where(*conditions)
+            .order_by(*order).limit(limit))

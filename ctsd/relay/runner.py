@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_POLL_INTERVAL = 1.0
-MAX_BACKOFF = 30.0
+# Low, so that publishing resumes within about 2 s of the broker coming back; the
+# jitter keeps relays restarted together from reconnecting in step.
+MAX_BACKOFF = 1.0
+MAX_JITTER = 0.5
 
 
 @dataclass
@@ -152,9 +155,9 @@ class OutboxRelay:
 
     async def _drain_with_backoff(self, stop: asyncio.Event) -> None:
         retrying = AsyncRetrying(
-            # 0.5 s, 1 s, 2 s ... up to max_backoff, plus jitter so that relays restarted
-            # together do not hammer a recovering broker in step.
-            wait=wait_exponential(multiplier=0.5, max=self._max_backoff) + wait_random(0, 1),
+            # 0.1 s, 0.2 s, 0.4 s ... up to max_backoff, plus jitter.
+            wait=wait_exponential(multiplier=0.1, max=self._max_backoff)
+            + wait_random(0, MAX_JITTER),
             stop=lambda _state: stop.is_set(),
             sleep=lambda seconds: _sleep_unless(stop, seconds),
             before_sleep=_log_retry,
@@ -215,7 +218,7 @@ async def run_relay(settings: Settings, stop_event: asyncio.Event, *,
         return
     own_engine = engine is None
     engine = engine or create_engine(settings)
-    publisher = AmqpPublisher(settings.amqp_url, settings.publish_exchange)
+    publisher = AmqpPublisher(settings.amqp_url, settings.publish_exchange, settings.broker)
     wakeup = OutboxWakeup(settings.database_url, poll_interval)
     relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -28,6 +29,12 @@ BLOCKED_CONNECTION_TIMEOUT = 60.0
 # that waiting does not cure, unlike a broker that is merely down.
 _REFUSALS = (ssl.SSLError, pika.exceptions.ProbableAuthenticationError,
              pika.exceptions.AuthenticationError, pika.exceptions.ProbableAccessDeniedError)
+
+
+# pika often keeps only the text of the error behind a lost stream or a protocol
+# failure ("StreamLostError: ... SSLError(1, '[SSL: TLSV1_ALERT_UNKNOWN_CA] ...')").
+_TLS_TEXT = re.compile(r"\[SSL: [A-Z0-9_]+\][^'\"()]*")
+_LOGIN_TEXT = ("ACCESS_REFUSED", "ProbableAuthenticationError", "AuthenticationError")
 
 
 class BrokerRefused(AmqpError):
@@ -80,7 +87,7 @@ def refusal_in(exc: BaseException) -> BaseException | None:
         if not isinstance(item, BaseException) or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, _REFUSALS):
+        if isinstance(item, _REFUSALS) or _refusal_text(str(item)):
             return item
         todo.extend([item.__cause__, item.__context__, *item.args])
     return None
@@ -125,12 +132,17 @@ class BrokerConnector:
             yield index, self._urls[index]
 
 
+def _refusal_text(text: str) -> bool:
+    return bool(_TLS_TEXT.search(text)) or any(marker in text for marker in _LOGIN_TEXT)
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line: the refusal if there is one (say which certificate problem), else
     the error itself."""
     refusal = refusal_in(exc)
-    if isinstance(refusal, ssl.SSLError):
-        reason = getattr(refusal, "reason", None) or refusal
+    tls_text = _TLS_TEXT.search(str(refusal)) if refusal is not None else None
+    if isinstance(refusal, ssl.SSLError) or tls_text:
+        reason = tls_text.group(0).strip() if tls_text else refusal
         return (f"TLS handshake failed ({reason}): check the CA bundle and that the "
                 "broker trusts our client certificate")
     if refusal is not None:

@@ -110,11 +110,15 @@ class ConsumerProcess:
 class Consumers:
     """Starts `ctsd consume` processes for one test and stops them all at its end."""
 
-    def __init__(self, base: Path, names: BusNames, amqp_url: str, **ctsd_vars: str) -> None:
+    def __init__(self, base: Path, names: BusNames, amqp_url: str, *,
+                 ctsd_amqp_url: str = "", **ctsd_vars: str) -> None:
+        """`amqp_url` is where the test watches the queue; `ctsd_amqp_url`, where the
+        consumers connect if not there (e.g. the amqps:// listener of the same node)."""
         self._base = base
         self._names = names
         self._amqp_url = amqp_url
-        self._env = server_environment(CTSD_AMQP_URL=amqp_url, CTSD_TOPIC_PREFIX=names.prefix,
+        self._env = server_environment(CTSD_AMQP_URL=ctsd_amqp_url or amqp_url,
+                                       CTSD_TOPIC_PREFIX=names.prefix,
                                        CTSD_CONSUMER_QUEUE=names.queue, **ctsd_vars)
         self.started: list[ConsumerProcess] = []
 

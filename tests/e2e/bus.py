@@ -70,8 +70,10 @@ class BusNames:
 
 def write_config(path: Path, names: BusNames, *, admins: Sequence[str] = (),
                  builders: Sequence[str] = (),
-                 translate_paths: Sequence[tuple[str, str]] = ()) -> Path:
-    """A ctsd.toml with these roles and the test's own build-tool topics.
+                 translate_paths: Sequence[tuple[str, str]] = (),
+                 consumer_lines: Sequence[str] = ()) -> Path:
+    """A ctsd.toml with these roles and the test's own build-tool topics (and
+    `consumer_lines`, more TOML lines for [consumer]).
 
     JSON spells strings and lists of strings exactly as TOML does.
     """
@@ -83,6 +85,7 @@ def write_config(path: Path, names: BusNames, *, admins: Sequence[str] = (),
         f"pungi_topics = {json.dumps([names.pungi_topic])}",
         f"odcs_topics = {json.dumps([names.odcs_topic])}",
         f"translate_paths = {json.dumps([list(pair) for pair in translate_paths])}",
+        *consumer_lines,
         "",
     ]))
     return path

@@ -57,8 +57,6 @@ class NodeOptions:
 
     tls: BrokerTls | None = None
     plugins: Sequence[str] = ()
-    # Shared by the nodes of one cluster (the Erlang cookie), else made up per node.
-    cookie: str = ""
     extra_conf: Sequence[str] = ()
 
 
@@ -130,8 +128,6 @@ class PrivateBroker:
                "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
                "RABBITMQ_LOG_BASE": str(self.base / "log"),
                "RABBITMQ_DIST_PORT": str(free_port())}
-        if self.options.cookie:
-            env["RABBITMQ_ERLANG_COOKIE"] = self.options.cookie
         subprocess.run([server, "-detached"], env=env, cwd=self.base, check=True,
                        capture_output=True, timeout=CTL_TIMEOUT)
 
@@ -175,6 +171,10 @@ class PrivateBroker:
             await asyncio.to_thread(self.start_app)
             await asyncio.to_thread(self.await_startup)
 
+    def ctl(self, command: str, *args: str) -> None:
+        """`rabbitmqctl -n <this node> command args...`; fails the caller if it fails."""
+        self._ctl(command, *args)
+
     def _ctl(self, command: str, *args: str) -> None:
         result = rabbitmqctl(self.node, command, *args)
         if result.returncode != 0:
@@ -184,6 +184,10 @@ class PrivateBroker:
         logs = sorted((self.base / "log").glob("*.log"))
         text = "".join(path.read_text(errors="replace") for path in logs)
         return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the node's Erlang VM: a crash, no goodbye to clients or peers."""
+        self._kill_from_pid_file()
 
     def shutdown(self) -> None:
         """Stop the node (the whole Erlang VM) and delete its data."""
@@ -206,12 +210,14 @@ class DurableQueue(BoundQueue):
     call it only while the broker is up.
     """
 
-    def __init__(self, prefix: str, amqp_url: str) -> None:  # not super(): no exclusive queue
+    def __init__(self, prefix: str, amqp_url: str,  # not super(): no exclusive queue
+                 arguments: dict[str, str] | None = None) -> None:
+        """`arguments`: e.g. {"x-queue-type": "quorum"}, to outlive a cluster node."""
         self._url = amqp_url
         self.name = f"ctsd-test-watch-{uuid.uuid4().hex[:10]}"
         self.received = []
         self._open()
-        self._channel.queue_declare(self.name, durable=True)
+        self._channel.queue_declare(self.name, durable=True, arguments=arguments)
         self._channel.queue_bind(self.name, EXCHANGE, routing_key=f"{prefix}#")
 
     def _open(self) -> None:

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from ctsd.broker.amqp1_settings import (
+    Amqp1ConfigError,
+    Amqp1Settings,
+    parse_amqp1,
+    parse_transports,
+)
 
 SASL_MECHANISMS = ("", "EXTERNAL", "PLAIN")  # "": EXTERNAL with a certificate, else PLAIN
 DEFAULT_HEARTBEAT = 10
@@ -48,6 +55,9 @@ class BrokerSettings:
     heartbeat: int = DEFAULT_HEARTBEAT
     connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT
     client_properties: tuple[tuple[str, str], ...] = field(default=())
+    # Where the relay publishes: "amqp" (AMQP 0-9-1, amqp_url), "amqp1" (AMQP 1.0, UMB).
+    transports: tuple[str, ...] = ("amqp",)
+    amqp1: Amqp1Settings | None = None
 
     @property
     def uses_certificate(self) -> bool:
@@ -72,7 +82,8 @@ def messaging_values(messaging: dict[str, Any]) -> dict[str, Any]:
     """Settings fields from a `[messaging]` table (and the fedora-messaging file it
     names): amqp_url, publish_exchange, topic_prefix and broker."""
     merged = _fedora_messaging_file(messaging.get("fedora_messaging_config"))
-    merged.update({k: v for k, v in messaging.items() if k not in ("tls", "client_properties")})
+    merged.update({k: v for k, v in messaging.items()
+                   if k not in ("tls", "client_properties", "amqp1")})
     tls = {**merged.pop("tls", {}), **_table(messaging, "tls")}
     properties = {**merged.pop("client_properties", {}), **_table(messaging, "client_properties")}
     values: dict[str, Any] = {}
@@ -82,6 +93,15 @@ def messaging_values(messaging: dict[str, Any]) -> dict[str, Any]:
         if key in merged:
             values[key] = merged[key]
     values["broker"] = _broker(merged, tls, properties)
+    try:
+        amqp1 = parse_amqp1(messaging.get("amqp1"), tls)
+        transports = parse_transports(merged.get("transports"))
+    except Amqp1ConfigError as exc:
+        raise BrokerConfigError(str(exc)) from exc
+    if "amqp1" in transports and amqp1 is None:
+        raise BrokerConfigError('[messaging] transports has "amqp1" but there is no '
+                                "[messaging.amqp1] table")
+    values["broker"] = replace(values["broker"], transports=transports, amqp1=amqp1)
     return values
 
 

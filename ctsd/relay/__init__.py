@@ -18,6 +18,7 @@ from typing import Any
 from ctsd.background import stop_task
 from ctsd.config import Settings
 from ctsd.relay.runner import run_relay
+from ctsd.relay.transports import relay_configured
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 
 def run_relay_command(settings: Settings) -> int:
     """`ctsd relay`: relay until SIGINT or SIGTERM."""
-    if not settings.amqp_url:
+    if not relay_configured(settings):
         print("ctsd: messaging.amqp_url (or CTSD_AMQP_URL) is not set: nothing to relay to",
               file=sys.stderr)
         return 2

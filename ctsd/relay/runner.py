@@ -24,8 +24,9 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_rando
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
-from ctsd.relay.amqp import AmqpPublisher, BrokerError
+from ctsd.relay.amqp import BrokerError
 from ctsd.relay.store import Claim, OutboxStore
+from ctsd.relay.transports import Publisher, publisher_for, relay_configured
 from ctsd.relay.wakeup import OutboxWakeup
 from ctsd.relay.wire import Envelope, InvalidMessage, OutboxRow, envelope_for
 
@@ -50,7 +51,7 @@ STATS = RelayStats()
 
 
 class OutboxRelay:
-    def __init__(self, store: OutboxStore, publisher: AmqpPublisher, wakeup: OutboxWakeup,
+    def __init__(self, store: OutboxStore, publisher: Publisher, wakeup: OutboxWakeup,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_backoff: float = MAX_BACKOFF) -> None:
         self._store = store
         self._publisher = publisher
@@ -213,12 +214,12 @@ async def run_relay(settings: Settings, stop_event: asyncio.Event, *,
     Does nothing without an amqp_url: events then simply accumulate in the outbox.
     Any number may run against PostgreSQL; on SQLite the extra ones stand by.
     """
-    if not settings.amqp_url:
+    if not relay_configured(settings):
         log.info("messaging.amqp_url is not set: no outbox relay; events stay in the outbox")
         return
     own_engine = engine is None
     engine = engine or create_engine(settings)
-    publisher = AmqpPublisher(settings.amqp_url, settings.publish_exchange, settings.broker)
+    publisher = publisher_for(settings)
     wakeup = OutboxWakeup(settings.database_url, poll_interval)
     relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size)
     try:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from proton import SSLDomain
+from proton import Link, SSLDomain, Terminus
+from proton.reactor import LinkOption
 from proton.utils import BlockingConnection
 
 from ctsd.broker.amqp1_settings import Amqp1Settings
@@ -60,6 +61,16 @@ def _connect_one(settings: Amqp1Settings, url: str, container_id: str) -> Blocki
     else:
         options["allow_insecure_mechs"] = not tls  # PLAIN over loopback in tests
     return BlockingConnection(url, **options)
+
+
+class DurableTerminus(LinkOption):
+    """Ask for a durable queue node: RabbitMQ's plugin declares `/queue/<name>` with
+    the terminus's durability and refuses (precondition failed) to attach a link to
+    an existing durable queue otherwise."""
+
+    def apply(self, link: Link) -> None:
+        terminus = link.source if link.is_receiver else link.target
+        terminus.durability = Terminus.DELIVERIES
 
 
 class Amqp1Worker:

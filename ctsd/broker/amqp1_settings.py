@@ -7,6 +7,9 @@ Red Hat's UMB (ActiveMQ), next to or instead of RabbitMQ.
     url = "amqps://umb.example.com:5671"  # or a list: tried in turn
     address = "topic://VirtualTopic.eng.cts.{event}"
     # TLS files: [messaging.tls]'s unless given here (ca_cert, certfile, keyfile)
+    # `ctsd consume` reads this queue instead of its AMQP 0-9-1 one when it is set:
+    consume_from = "queue://Consumer.cts.VirtualTopic.eng.>"
+    dead_letter_address = "queue://cts.dead-letter"
 
 `{event}` is the topic without the topic prefix (compose-tagged), `{topic}` the whole
 topic. RabbitMQ's AMQP 1.0 plugin takes `/topic/{topic}` (amq.topic) and
@@ -33,6 +36,8 @@ class Amqp1Settings:
     ca_cert: str = ""
     certfile: str = ""
     keyfile: str = ""
+    consume_from: str = ""
+    dead_letter_address: str = ""
 
     def address_for(self, topic: str, topic_prefix: str) -> str:
         return self.address.format(topic=topic, event=topic.removeprefix(topic_prefix))
@@ -54,7 +59,8 @@ def parse_amqp1(raw: Any, tls: dict[str, str]) -> Amqp1Settings | None:
         return None
     if not isinstance(raw, dict):
         raise Amqp1ConfigError("[messaging.amqp1] must be a table")
-    unknown = set(raw) - {"url", "address", "ca_cert", "certfile", "keyfile"}
+    unknown = set(raw) - {"url", "address", "ca_cert", "certfile", "keyfile",
+                          "consume_from", "dead_letter_address"}
     if unknown:
         raise Amqp1ConfigError(f"unknown [messaging.amqp1] keys: {sorted(unknown)}")
     urls = raw.get("url", [])
@@ -72,4 +78,10 @@ def parse_amqp1(raw: Any, tls: dict[str, str]) -> Amqp1Settings | None:
              ("ca_cert", "certfile", "keyfile")}
     if bool(files["certfile"]) != bool(files["keyfile"]):
         raise Amqp1ConfigError("[messaging.amqp1] certfile and keyfile go together")
-    return Amqp1Settings(tuple(urls), address, **files)
+    consume_from = str(raw.get("consume_from", ""))
+    dead_letter_address = str(raw.get("dead_letter_address", ""))
+    if consume_from and not dead_letter_address:
+        raise Amqp1ConfigError("[messaging.amqp1] consume_from needs a dead_letter_address "
+                               "(where refused messages go)")
+    return Amqp1Settings(tuple(urls), address, **files, consume_from=consume_from,
+                         dead_letter_address=dead_letter_address)

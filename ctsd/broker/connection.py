@@ -99,8 +99,6 @@ class BrokerConnector:
 
     def __init__(self, amqp_url: str, broker: BrokerSettings, name: str) -> None:
         self._urls = broker_urls(amqp_url)
-        if not self._urls:
-            raise ValueError("no broker URL")
         self._broker = broker
         self._name = name
         self._start = 0
@@ -109,6 +107,8 @@ class BrokerConnector:
     async def open(self) -> AmqpChannel:
         """A channel on the first node that accepts; raise BrokerRefused if a node
         refused our credentials and none accepted, else AmqpError naming each failure."""
+        if not self._urls:
+            raise AmqpError("no broker URL ([messaging] amqp_url)")
         failures: list[str] = []
         refused: BaseException | None = None
         for index, url in self._rotation():

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from ctsd.api.app import roles_from
 from ctsd.config import ConfigError, Settings
+from ctsd.consumer.amqp1 import consumer_class
 from ctsd.consumer.runner import Consumer
 from ctsd.db import migrate
 from ctsd.db.engine import create_engine
@@ -31,7 +32,7 @@ async def run_consumer(settings: Settings, stop_event: asyncio.Event) -> None:
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours))
-        await Consumer(settings, bus).run(stop_event)
+        await consumer_class(settings)(settings, bus).run(stop_event)
     finally:
         await engine.dispose()
 
@@ -58,5 +59,5 @@ async def _consume_until_signalled(settings: Settings) -> None:
 
 
 def _require_broker(settings: Settings) -> None:
-    if not settings.amqp_url:
+    if not settings.amqp_url and consumer_class(settings) is Consumer:
         raise ConfigError("the consumer needs [messaging] amqp_url (or $CTSD_AMQP_URL)")

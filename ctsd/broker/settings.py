@@ -141,7 +141,8 @@ def _fedora_messaging_file(path: Any) -> dict[str, Any]:
         raise BrokerConfigError(f"cannot read fedora_messaging_config {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise BrokerConfigError(f"fedora_messaging_config {path}: {exc}") from exc
-    values = {key: raw[key] for key in ("amqp_url", "publish_exchange") if key in raw}
+    values: dict[str, Any] = {key: raw[key] for key in ("amqp_url", "publish_exchange")
+                              if key in raw}
     if raw.get("topic_prefix"):
         # fedora-messaging joins its prefix and every topic with a dot; ours ends in one.
         values["topic_prefix"] = f"{str(raw['topic_prefix']).rstrip('.')}.cts."

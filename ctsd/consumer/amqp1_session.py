@@ -46,6 +46,7 @@ class Amqp1Session:
                                         daemon=True)
         self._received = 0
         self._settled = 0
+        self.url = ""  # the broker URL it connected to
 
     @classmethod
     async def open(cls, settings: Amqp1Settings, credit: int) -> Amqp1Session:
@@ -154,7 +155,7 @@ class Amqp1Session:
 
 def _delivery(tag: int, message: Message) -> Delivery:
     """A Delivery as from AMQP 0-9-1: the topic, user_id, message id, headers."""
-    annotations = message.annotations or {}
+    annotations: dict[Any, Any] = message.annotations or {}
     topic = next((str(annotations[k]) for k in _TOPIC_ANNOTATIONS if k in annotations), "")
     if not topic:
         # UMB: the address it was sent to; RabbitMQ: the routing key, as subject.

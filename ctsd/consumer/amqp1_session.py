@@ -20,7 +20,7 @@ from pika.spec import BasicProperties
 from proton import Message
 from proton.utils import BlockingConnection, BlockingReceiver
 
-from ctsd.amqp import AmqpError, Delivery
+from ctsd.amqp import AmqpError, Delivery, _fail, _settle  # the same future helpers
 from ctsd.broker.amqp1 import DurableTerminus, connect
 from ctsd.broker.amqp1_settings import Amqp1Settings
 from ctsd.broker.settings import safe_url
@@ -180,13 +180,3 @@ def _message(body: bytes, properties: BasicProperties) -> Message:
     return Message(id=properties.message_id, body=body, inferred=True, durable=True,
                    content_type=properties.content_type,
                    correlation_id=properties.correlation_id, properties=headers)
-
-
-def _settle(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)

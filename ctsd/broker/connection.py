@@ -11,7 +11,7 @@ import logging
 import re
 import ssl
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pika
 import pika.credentials
@@ -45,9 +45,13 @@ def connection_parameters(url: str, broker: BrokerSettings, name: str) -> pika.U
     """pika parameters for one URL: the URL's own settings plus `broker`'s."""
     params = pika.URLParameters(url)
     params.connection_attempts = 1  # the callers back off (and try other nodes) themselves
-    params.heartbeat = broker.heartbeat
-    params.socket_timeout = broker.connection_timeout
-    params.stack_timeout = broker.connection_timeout
+    given = parse_qs(urlsplit(url).query)  # what the URL sets itself stays
+    if "heartbeat" not in given:
+        params.heartbeat = broker.heartbeat
+    if "socket_timeout" not in given:
+        params.socket_timeout = broker.connection_timeout
+    if "stack_timeout" not in given:
+        params.stack_timeout = broker.connection_timeout
     if params.blocked_connection_timeout is None:
         params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT
     params.client_properties = {

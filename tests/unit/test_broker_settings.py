@@ -113,6 +113,11 @@ def test_a_tls_refusal_is_found_behind_pikas_wrappers() -> None:
     assert refusal_in(ConnectionRefusedError(111, "refused")) is None
 
 
+def test_the_urls_own_heartbeat_wins() -> None:
+    params = connection_parameters("amqp://h/%2F?heartbeat=30", BrokerSettings(), "x")
+    assert params.heartbeat == 30
+
+
 def test_plain_amqp_gets_no_tls() -> None:
     params = connection_parameters("amqp://guest:guest@127.0.0.1:5672/%2F",
                                    BrokerSettings(), "x")

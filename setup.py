@@ -22,6 +22,8 @@ setup(
         "productmd>=1.38",
         "fedora-messaging>=3.4",
         "pika>=1.3",
+        # AMQP 1.0 (UMB, ActiveMQ): the relay's and consumer's second transport.
+        "python-qpid-proton>=0.39",
         "tenacity>=8",
         # The relay checks every outbox body against its schema: compiled validators.
         "fastjsonschema>=2.19",

@@ -19,7 +19,11 @@ before and after, `mach%` how busy the whole machine was (200% = both cores).
 
     .venv/bin/python bench/bus_bench.py [-n 5000] [--composes 50] [--latency-changes 500]
                                         [--pause-ms 20] [--prefetch 100] [--batch-size 50]
-                                        [--workers 1]
+                                        [--workers 1] [--consumers 2]
+                                        [--queue-type classic|quorum]
+
+Every run checks each compose's order on every message, applied and published
+(bench/bus_order.py), and fails if it is broken.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from typing import Any
 
 import pika
 import psycopg2
+from bus_order import check_applied_order, check_published_order
 from run_bench import HARNESS, PG_DSN, RESULTS, admin, free_port, wait_until_up
 
 AMQP_URL = os.environ.get("CTS_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -53,7 +58,9 @@ TIMEOUT = 300.0
 
 
 def load_calibrate() -> Callable[[], float]:
-    spec = importlib.util.spec_from_file_location("ctsbench", HARNESS)
+    # From a worktree (/work/wt/<branch>) the harness is not beside the checkout.
+    harness = os.environ.get("CTS_BENCH_HARNESS", str(HARNESS))
+    spec = importlib.util.spec_from_file_location("ctsbench", harness)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -203,13 +210,17 @@ def throughput(run: Run, release: str) -> dict[str, Any]:
     report = usage.report()
     last = max(answered.values())
     connection.close()
+    # After the clock stopped: every message's compose order, applied and published.
+    checked = {"applied": check_applied_order(database_conn),
+               "published": check_published_order(watcher.arrivals)}
     database_conn.close()
     return {"requests": args.n, "composes": len(composes), "prefetch": args.prefetch,
             "batch_size": args.batch_size,
             "publish_s": round(published - started, 3),
             "applied_in_db_s": round(applied - started, 3),
             "end_to_end_s": round(last - started, 3),
-            "requests_per_s": round(args.n / (last - started), 1), **report}
+            "requests_per_s": round(args.n / (last - started), 1),
+            "order_checked": checked, **report}
 
 
 def processed_count(conn: Any) -> int:
@@ -268,12 +279,13 @@ def percentile(ordered: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def write_config(path: Path, unique: str, prefetch: int, batch_size: int) -> None:
+def write_config(path: Path, unique: str, args: argparse.Namespace) -> None:
     path.write_text(f"""[auth]
 admins = {{ users = ["{SENDER}"] }}
 [consumer]
-prefetch_count = {prefetch}
-batch_size = {batch_size}
+prefetch_count = {args.prefetch}
+batch_size = {args.batch_size}
+queue_type = "{args.queue_type}"
 pungi_topics = ["b{unique}.pungi.compose.status.change"]
 odcs_topics = ["b{unique}.odcs.compose.state-changed"]
 """)
@@ -283,16 +295,6 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "ctsd.cli", *command], env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-
-
-def consumer_count(queue: str) -> int:
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        return connection.channel().queue_declare(queue, passive=True).method.consumer_count
-    except pika.exceptions.ChannelClosedByBroker:
-        return 0
-    finally:
-        connection.close()
 
 
 def queue_depth(queue: str) -> int:
@@ -331,13 +333,16 @@ def table(results: dict[str, Any]) -> str:
         f"  {b['serve_cpu_pct']:6d}  {b['consume_cpu_pct']:8d}",
         f"requests: published in {a['publish_s']} s, all applied in the database after "
         f"{a['applied_in_db_s']} s, last answer after {a['end_to_end_s']} s",
+        f"order checked on {a['order_checked']['applied']} applied and "
+        f"{a['order_checked']['published']} published messages; "
+        f"{results['config']['consumers']} consumers ({results['config']['queue_type']} queue)",
         f"dead letters: {results['dead_letters']}; "
         f"calib ms before/after: {results['calibration_ms']['before']} / "
         f"{results['calibration_ms']['after']} (fixed CPU loop; higher = machine slower)",
     ])
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=5000, help="bus requests to publish")
     parser.add_argument("--composes", type=int, default=50, help="composes they change")
@@ -348,14 +353,20 @@ def main() -> None:
     parser.add_argument("--prefetch", type=int, default=100, help="[consumer] prefetch_count")
     parser.add_argument("--batch-size", type=int, default=50, help="[consumer] batch_size")
     parser.add_argument("--workers", type=int, default=1, help="ctsd serve --workers")
-    args = parser.parse_args()
+    parser.add_argument("--consumers", type=int, default=2, help="ctsd consume processes")
+    parser.add_argument("--queue-type", default="classic", choices=["classic", "quorum"])
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     calibrate = load_calibrate()
     RESULTS.mkdir(parents=True, exist_ok=True)
     unique = uuid.uuid4().hex[:8]
     database, prefix, queue = f"cts_bench_{unique}", f"b{unique}.cts.", f"ctsd-bench-{unique}"
     workdir = Path(tempfile.mkdtemp(prefix="ctsd-bus-bench-"))
-    write_config(workdir / "ctsd.toml", unique, args.prefetch, args.batch_size)
+    write_config(workdir / "ctsd.toml", unique, args)
     admin(f'CREATE DATABASE "{database}"')
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CTSD_")},
@@ -369,12 +380,18 @@ def main() -> None:
                        workdir / "serve.log")
         processes.append(server)
         wait_until_up(f"http://127.0.0.1:{port}", server)
-        consumer = start(["consume"], env, workdir / "consume.log")
-        processes.append(consumer)
-        wait_for(lambda: consumer_count(queue) > 0, "ctsd consume to subscribe", 60)
+        # One queue, single active consumer: one applies, the others stand by.
+        consumers = [start(["consume"], env, workdir / f"consume{n}.log")
+                     for n in range(args.consumers)]
+        processes.extend(consumers)
+        for n in range(args.consumers):
+            log = workdir / f"consume{n}.log"
+            wait_for(lambda log=log: "consuming from" in log.read_text(),
+                     f"ctsd consume {n} to subscribe", 60)
         watcher = Watcher(prefix)
-        run = Run(Http(f"http://127.0.0.1:{port}"), watcher, database, prefix, args,
-                  {"serve": server.pid, "consume": consumer.pid})
+        pids = {"serve": server.pid, "consume": consumers[0].pid,
+                **{f"consume{n}": c.pid for n, c in enumerate(consumers[1:], 1)}}
+        run = Run(Http(f"http://127.0.0.1:{port}"), watcher, database, prefix, args, pids)
         results: dict[str, Any] = {"calibration_ms": {"before": calibrate()}}
         results["throughput"] = throughput(run, f"bb{unique}")
         results["latency"] = latency(run, f"bl{unique}")

@@ -94,9 +94,9 @@ class AmqpChannel:
             parameters,
             on_open_callback=lambda _conn: _settle(opened, None),
             on_open_error_callback=lambda _conn, exc: self._on_connection_gone(
-                f"cannot connect to the broker: {exc!r}"),
+                f"cannot connect to the broker: {exc!r}", exc),
             on_close_callback=lambda _conn, exc: self._on_connection_gone(
-                f"connection closed: {exc!r}"),
+                f"connection closed: {exc!r}", exc),
             custom_ioloop=self._loop,
         )
         await opened
@@ -120,8 +120,8 @@ class AmqpChannel:
         """Fail (the broker closes the channel: AmqpError) unless the exchange exists."""
         await self._call(self._open().exchange_declare, name, passive=True)
 
-    async def declare_queue(self, name: str) -> None:
-        await self._call(self._open().queue_declare, name, durable=True)
+    async def declare_queue(self, name: str, arguments: dict[str, Any] | None = None) -> None:
+        await self._call(self._open().queue_declare, name, durable=True, arguments=arguments)
 
     async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
         await self._call(self._open().queue_bind, queue, exchange, routing_key=routing_key)
@@ -232,16 +232,18 @@ class AmqpChannel:
         # confirms it, so this lands before its confirm is looked at.
         self._returned.add(properties.message_id)
 
-    def _on_connection_gone(self, why: str) -> None:
+    def _on_connection_gone(self, why: str, cause: BaseException | None = None) -> None:
         _settle(self._connection_gone, None)
-        self._on_closed(why)
+        self._on_closed(why, cause)
 
-    def _on_closed(self, why: str) -> None:
+    def _on_closed(self, why: str, cause: BaseException | None = None) -> None:
         if self.closed.done():
             return
         self.closed.set_result(why)
         for future in list(self._pending):
-            _fail(future, AmqpError(why))
+            error = AmqpError(why)
+            error.__cause__ = cause  # e.g. a TLS or login refusal, which callers tell apart
+            _fail(future, error)
         self.deliveries.put_nowait(None)
         # A channel can fail on its own (e.g. a queue declared with other arguments);
         # without it the connection is useless, and closing it lets us start clean.

@@ -27,6 +27,7 @@ from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.db.respins import respins_for
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx, run_relay
+from ctsd.relay.transports import relay_configured
 from ctsd.service import CommandBus
 from ctsd.workflow_task import workflow_cleanup_ctx
 from handlers.identity import Roles
@@ -84,7 +85,7 @@ def serve_background_tasks(settings: Settings,
 
 def relay_forever(settings: Settings) -> int:
     """`ctsd relay`: publish the outbox until SIGINT or SIGTERM; the exit status."""
-    if not settings.amqp_url:
+    if not relay_configured(settings):
         print("ctsd: messaging.amqp_url (or CTSD_AMQP_URL) is not set: nothing to relay to",
               file=sys.stderr)
         return 2

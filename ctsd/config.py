@@ -20,6 +20,7 @@ from ctsd.auth.settings import (
     parse_backends,
     validate_auth,
 )
+from ctsd.broker import settings as broker_config
 from ctsd.promotion_settings import WorkflowConfigError, WorkflowSettings, parse_workflow
 from handlers.identity import PrincipalSet
 
@@ -66,6 +67,8 @@ class Settings:
     topic_prefix: str = "cts."
     amqp_url: str = ""
     publish_exchange: str = "amq.topic"
+    # TLS, SASL, heartbeat, client properties ([messaging], ctsd/broker/settings.py).
+    broker: broker_config.BrokerSettings = field(default_factory=broker_config.BrokerSettings)
     idempotency_ttl_hours: int = 24
     # Published outbox rows older than this are deleted by `ctsd serve`; 0 keeps them.
     outbox_retention_days: int = 14
@@ -75,6 +78,10 @@ class Settings:
     # Twice the batch: while one batch is being applied, the next one is on its way.
     consumer_prefetch: int = 100
     consumer_batch_size: int = 50
+    # Queue type, single active consumer, senders named by topic: ctsd/broker/settings.py.
+    consumer_queue_type: str = "classic"
+    consumer_single_active: bool = True
+    consumer_sender_from_topic: bool = False
     pungi_topics: tuple[str, ...] = ("org.fedoraproject.prod.pungi.compose.status.change",
                                      "pungi.compose.status.change")
     odcs_topics: tuple[str, ...] = ("org.fedoraproject.prod.odcs.compose.state-changed",
@@ -148,13 +155,15 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
         (http, "tls_cert", "tls_cert"), (http, "tls_key", "tls_key"),
         (http, "tls_client_ca", "tls_client_ca"),
-        (msg, "topic_prefix", "topic_prefix"), (msg, "amqp_url", "amqp_url"),
-        (msg, "publish_exchange", "publish_exchange"),
         (msg, "outbox_retention_days", "outbox_retention_days"),
     ]
     for table, key, attr in mapping:
         if key in table:
             values[attr] = table[key]
+    try:
+        values.update(broker_config.messaging_values(msg))
+    except broker_config.BrokerConfigError as exc:
+        raise ConfigError(str(exc)) from exc
     if "trusted_proxies" in http:
         values["trusted_proxies"] = frozenset(http["trusted_proxies"])
     values.update(_consumer_settings(_table(raw, "consumer")))
@@ -182,14 +191,15 @@ def _auth_settings(auth: dict[str, Any]) -> dict[str, Any]:
 
 def _consumer_settings(consumer: dict[str, Any]) -> dict[str, Any]:
     unknown = set(consumer) - {"queue", "exchange", "prefetch_count", "batch_size",
-                               "pungi_topics",
-                               "odcs_topics", "pungi_user", "odcs_user", "translate_paths"}
+                               "pungi_topics", "odcs_topics", "pungi_user", "odcs_user",
+                               "translate_paths", *broker_config.CONSUMER_BROKER_KEYS}
     if unknown:
         raise ConfigError(f"unknown [consumer] keys: {sorted(unknown)}")
     values: dict[str, Any] = {}
     for key, attr in [("queue", "consumer_queue"), ("exchange", "consumer_exchange"),
                       ("prefetch_count", "consumer_prefetch"),
                       ("batch_size", "consumer_batch_size"), ("pungi_user", "pungi_user"),
+                      *broker_config.CONSUMER_BROKER_KEYS.items(),
                       ("odcs_user", "odcs_user")]:
         if key in consumer:
             values[attr] = consumer[key]
@@ -281,3 +291,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("[consumer] queue must be non-empty and prefetch_count at least 1")
     if settings.consumer_batch_size < 1:
         raise ConfigError("[consumer] batch_size must be at least 1")
+    try:
+        broker_config.validate_broker(settings.amqp_url, settings.broker,
+                                      settings.consumer_queue_type)
+    except broker_config.BrokerConfigError as exc:
+        raise ConfigError(str(exc)) from exc

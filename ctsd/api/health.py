@@ -4,9 +4,11 @@
 liveness probe means "restart me", which never helps a database outage.
 
 `GET /health/ready` answers 200 when the database answers and 503 when it does not: a
-failing readiness probe means "send no traffic here for now". The broker does not
-count: without it changes are still accepted and wait in the outbox, so its state and
-the outbox backlog are reported for operators but never make the answer 503.
+failing readiness probe means "send no traffic here for now". A broker outage does not
+count: without it changes are still accepted and wait in the outbox, so its state, the
+relay's link and the outbox backlog are reported for operators. A broker that refuses
+the relay's certificate or login does count (503): that is a deployment error which no
+wait cures, and it should stop a rollout.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from aiohttp import web
 
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.responses import json_response
+from ctsd.broker.link import RELAY_LINK
+from ctsd.broker.settings import broker_urls
 from ctsd.db.queries.health import DATABASE_TIMEOUT, check_database, describe, outbox_state
 
 __all__ = ["BROKER_PROBE", "DATABASE_TIMEOUT", "BrokerProbe", "live", "ready"]
@@ -36,7 +40,7 @@ class BrokerProbe:
     """Whether the broker accepts TCP connections, checked at most every few seconds."""
 
     def __init__(self, amqp_url: str) -> None:
-        self._url = amqp_url
+        self._url = next(iter(broker_urls(amqp_url)), "")  # of a cluster: the first node
         self._lock = asyncio.Lock()
         self._checked_at = -BROKER_CACHE_SECONDS
         self._result: dict[str, Any] = {}
@@ -77,9 +81,10 @@ async def ready(request: web.Request) -> web.Response:
     database = await check_database(engine)
     backlog = (await outbox_state(engine) if database["ok"]
                else {"backlog": None, "oldest_unsent_age_seconds": None})
+    ready_now = database["ok"] and not RELAY_LINK.refused
     return json_response({
-        "status": "ok" if database["ok"] else "unavailable",
+        "status": "ok" if ready_now else "unavailable",
         "database": database,
-        "broker": await request.app[BROKER_PROBE].check(),
+        "broker": {**await request.app[BROKER_PROBE].check(), "relay": RELAY_LINK.as_json()},
         "outbox": backlog,
-    }, status=200 if database["ok"] else 503)
+    }, status=200 if ready_now else 503)

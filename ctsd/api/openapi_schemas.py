@@ -210,9 +210,11 @@ def _health_schemas() -> JSON:
             "status": _string(enum=["ok", "unavailable"]),
             "database": _object({"ok": {"type": "boolean"}, "error": _string()}, ["ok"]),
             "broker": _object({"configured": {"type": "boolean"}, "ok": {"type": "boolean"},
-                               "error": _string()}, ["configured"],
-                              description="Reported only: the outbox buffers while it "
-                                          "is down, so it never makes the answer 503"),
+                               "error": _string(), "relay": {"type": "object"}},
+                              ["configured"],
+                              description="An outage is reported only (the outbox "
+                                          "buffers); the relay's credentials refused "
+                                          "(relay.credentials_refused) make it 503"),
             "outbox": _object({"backlog": {"type": "integer", "nullable": True},
                                "oldest_unsent_age_seconds": number},
                               ["backlog", "oldest_unsent_age_seconds"]),

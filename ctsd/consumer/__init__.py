@@ -12,6 +12,7 @@ import logging
 
 from ctsd.bootstrap import open_write_path, until_signalled
 from ctsd.config import ConfigError, Settings
+from ctsd.consumer.amqp1 import consumer_class
 from ctsd.consumer.runner import Consumer
 from ctsd.db import migrate
 
@@ -26,7 +27,7 @@ async def run_consumer(settings: Settings, stop_event: asyncio.Event) -> None:
     # Gapless: a consumer killed mid-batch has its batch redelivered, and the respins of
     # the batch's imports must then come out as if it had never run.
     async with open_write_path(settings, gapless_respins=True) as write_path:
-        await Consumer(settings, write_path.bus).run(stop_event)
+        await consumer_class(settings)(settings, write_path.bus).run(stop_event)
 
 
 def consume_forever(settings: Settings) -> int:
@@ -43,5 +44,5 @@ def consume_forever(settings: Settings) -> int:
 
 
 def _require_broker(settings: Settings) -> None:
-    if not settings.amqp_url:
+    if not settings.amqp_url and consumer_class(settings) is Consumer:
         raise ConfigError("the consumer needs [messaging] amqp_url (or $CTSD_AMQP_URL)")

@@ -19,6 +19,7 @@ import jsonschema
 from fedora_messaging.message import Message
 
 from ctsd.config import Settings
+from ctsd.consumer.sender import SenderRefused, request_sender, split_request_topic
 from handlers.commands import (
     DEFAULT_LADDER,
     DecidePromotion,
@@ -78,16 +79,21 @@ class InputTopics:
     translate_paths: tuple[tuple[str, str], ...] = ()
     # The promotion ladder ([workflow] ladder) that promotion requests climb.
     ladder: tuple[str, ...] = DEFAULT_LADDER
+    # Trust <prefix>request.<action>.<user> to name its publisher ([consumer]
+    # sender_from_topic): true only where topic permissions make it so (ctsd/broker/sender).
+    sender_from_topic: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InputTopics:
         return cls(settings.topic_prefix, frozenset(settings.pungi_topics),
                    frozenset(settings.odcs_topics), settings.pungi_user,
                    settings.odcs_user, settings.translate_paths,
-                   tuple(settings.workflow.ladder))
+                   tuple(settings.workflow.ladder), settings.consumer_sender_from_topic)
 
     def routing_keys(self) -> list[str]:
-        requests = [self.request_prefix + suffix for suffix in REQUEST_SCHEMAS]
+        # `.#` also takes requests naming their sender in the topic (with the setting
+        # off they are dead-lettered saying so, rather than silently unrouted).
+        requests = [self.request_prefix + suffix + ".#" for suffix in REQUEST_SCHEMAS]
         return sorted({*requests, *self.pungi, *self.odcs})
 
 
@@ -115,9 +121,15 @@ def intent_for(topics: InputTopics, routing_key: str, body: dict[str, Any],
         return _pungi_intent(topics, body)
     if routing_key in topics.odcs:
         return _odcs_intent(topics, body)
-    suffix = routing_key.removeprefix(topics.request_prefix)
-    if routing_key.startswith(topics.request_prefix) and suffix in REQUEST_SCHEMAS:
-        return _request_intent(topics, suffix, body, user_id)
+    if routing_key.startswith(topics.request_prefix):
+        action, topic_sender = split_request_topic(routing_key.removeprefix(
+            topics.request_prefix))
+        if action in REQUEST_SCHEMAS:
+            try:
+                sender = request_sender(user_id, topic_sender, topics.sender_from_topic)
+            except SenderRefused as exc:
+                raise Refused(exc.status, exc.reason, exc.message) from exc
+            return _request_intent(topics, action, body, sender)
     raise Refused(400, "unknown topic", f"CTS does not handle topic {routing_key}")
 
 
@@ -141,16 +153,11 @@ REQUEST_COMMANDS: dict[type[Message], Callable[[dict[str, Any], tuple[str, ...]]
 
 
 def _request_intent(topics: InputTopics, suffix: str, body: dict[str, Any],
-                    user_id: str | None) -> Intent:
-    # RabbitMQ refuses a user_id that differs from the publisher's login, so when it is
-    # present it names the sender; without it nobody vouches for who is asking.
-    if not user_id:
-        raise Refused(401, "no authenticated sender",
-                      "Requests must carry the AMQP user_id property")
+                    sender: str) -> Intent:
     schema = REQUEST_SCHEMAS[suffix]
     _validate(schema, body)
     command = REQUEST_COMMANDS[schema](body, topics.ladder)
-    return Intent(command, Actor(user_id, backend=BACKEND))
+    return Intent(command, Actor(sender, backend=BACKEND))
 
 
 def _pungi_intent(topics: InputTopics, body: dict[str, Any]) -> Intent:

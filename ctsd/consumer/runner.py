@@ -30,6 +30,9 @@ from tenacity.wait import wait_base
 from ctsd.amqp import AmqpChannel, AmqpError, Delivery
 from ctsd.auth.errors import AuthUnavailable
 from ctsd.auth.groups import group_resolver_from
+from ctsd.broker.connection import BrokerConnector, BrokerRefused
+from ctsd.broker.queues import consumer_queue_arguments, dead_letter_queue_arguments
+from ctsd.broker.settings import safe_url
 from ctsd.config import Settings
 from ctsd.consumer.deliveries import dead_letter_properties, is_outage, message_key
 from ctsd.consumer.inputs import InputTopics, Intent, Refused, decode_body, intent_for
@@ -38,7 +41,8 @@ from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
 
-MAX_RECONNECT_DELAY = 60.0
+# Low: a consumer standing by must take over soon after a broker node comes back.
+MAX_RECONNECT_DELAY = 5.0
 _REASONS = {401: "not authenticated", 403: "forbidden", 404: "unknown compose",
             409: "conflict"}
 
@@ -55,6 +59,7 @@ class Consumer:
         self.outage_wait = outage_wait or wait_exponential(multiplier=0.5, max=30)
         # Senders get their groups as HTTP callers do ([auth.groups], LDAP).
         self.groups = group_resolver_from(settings)
+        self._connector = BrokerConnector(settings.amqp_url, settings.broker, "ctsd consumer")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, reconnecting to the broker as needed."""
@@ -63,26 +68,34 @@ class Consumer:
             try:
                 await self._session(stop)
                 delay = 1.0
+            except BrokerRefused as exc:
+                log.error("broker refused the connection, check the certificates and "
+                          "login: %s; retrying in %.0f s", exc, delay)
             except AmqpError as exc:
                 log.warning("broker: %s; reconnecting in %.0f s", exc, delay)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, MAX_RECONNECT_DELAY)
+            else:
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        channel = await AmqpChannel.open(self.settings.amqp_url)
+        channel = await self._connector.open()
         try:
             await self._declare(channel)
             await channel.consume(self.queue)
-            log.info("consuming from %s (%d topics)", self.queue,
-                     len(self.topics.routing_keys()))
+            log.info("consuming from %s on %s (%d topics)", self.queue,
+                     safe_url(self._connector.last_url), len(self.topics.routing_keys()))
             await self._work(channel, stop)
         finally:
             await channel.close()
 
     async def _declare(self, channel: AmqpChannel) -> None:
-        await channel.declare_queue(self.queue)
-        await channel.declare_queue(self.dead_letter_queue)
+        queue_type = self.settings.consumer_queue_type
+        await channel.declare_queue(self.queue, consumer_queue_arguments(
+            queue_type, self.settings.consumer_single_active))
+        await channel.declare_queue(self.dead_letter_queue,
+                                    dead_letter_queue_arguments(queue_type))
         for routing_key in self.topics.routing_keys():
             await channel.bind(self.queue, self.settings.consumer_exchange, routing_key)
         await channel.qos(self.settings.consumer_prefetch)

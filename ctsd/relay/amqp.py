@@ -14,6 +14,9 @@ import pika
 import pika.exceptions
 
 from ctsd.amqp import AmqpChannel, AmqpError, Outgoing
+from ctsd.broker.connection import BrokerConnector, BrokerRefused
+from ctsd.broker.link import RELAY_LINK
+from ctsd.broker.settings import BrokerSettings, safe_url
 from ctsd.relay.wire import Envelope
 
 log = logging.getLogger(__name__)
@@ -26,11 +29,8 @@ for _noisy in ("pika.adapters.asyncio_connection", "pika.adapters.utils.connecti
                "pika.adapters.utils.io_services_utils", "pika.adapters.base_connection"):
     logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
-# Without these a broker that stops answering (memory alarm, half-open TCP) would hang
-# the relay, and its claimed rows with it, forever.
-BLOCKED_CONNECTION_TIMEOUT = 60.0
-SOCKET_TIMEOUT = 10.0
-CONNECT_TIMEOUT = 15.0
+# Without it a broker that stops answering (memory alarm, half-open TCP) would hang the
+# relay, and its claimed rows with it, forever.
 CONFIRM_TIMEOUT = 30.0
 
 
@@ -46,9 +46,12 @@ BatchResult = bool | BrokerError
 class AmqpPublisher:
     """Publishes envelopes to one exchange; `close()` when done."""
 
-    def __init__(self, amqp_url: str, exchange: str) -> None:
-        self._url = amqp_url
+    def __init__(self, amqp_url: str, exchange: str,
+                 broker: BrokerSettings | None = None) -> None:
+        self._connector = BrokerConnector(amqp_url, broker or BrokerSettings(),
+                                          "ctsd outbox relay")
         self._exchange = exchange
+        RELAY_LINK.configured = True
         self._channel: AmqpChannel | None = None
 
     async def publish_batch(self, envelopes: list[Envelope]) -> list[BatchResult]:
@@ -66,9 +69,16 @@ class AmqpPublisher:
         except (AmqpError, TimeoutError, OSError) as exc:
             await self._disconnect()
             error = BrokerError(describe(exc))
+            refused = isinstance(exc, BrokerRefused)
+            if refused and not RELAY_LINK.refused:
+                # Not an outage: a certificate or login problem only the operator can fix.
+                log.error("outbox relay: the broker connection was refused, check the "
+                          "certificates and login: %s", exc)
+            RELAY_LINK.down(str(error), refused=refused)
             return [error] * len(envelopes)
         if any(isinstance(result, AmqpError) for result in results):
             await self._disconnect()
+            RELAY_LINK.down("connection lost while publishing", refused=False)
         return [BrokerError(describe(result)) if isinstance(result, AmqpError) else result
                 for result in results]
 
@@ -78,6 +88,7 @@ class AmqpPublisher:
         if self._channel is not None and self._channel.closed.done():
             log.info("outbox relay lost its broker connection: %s",
                      self._channel.closed.result())
+            RELAY_LINK.down(self._channel.closed.result(), refused=False)
             await self._disconnect()
 
     async def close(self) -> None:
@@ -87,15 +98,7 @@ class AmqpPublisher:
         if self._channel is not None and not self._channel.closed.done():
             return self._channel
         await self._disconnect()
-        params = pika.URLParameters(self._url)
-        # The relay does its own backoff; pika's connection_attempts would wait inside it.
-        params.connection_attempts = 1
-        if params.blocked_connection_timeout is None:
-            params.blocked_connection_timeout = BLOCKED_CONNECTION_TIMEOUT
-        params.socket_timeout = min(params.socket_timeout or SOCKET_TIMEOUT, SOCKET_TIMEOUT)
-        params.client_properties = {"connection_name": "ctsd outbox relay",
-                                    **(params.client_properties or {})}
-        channel = await asyncio.wait_for(AmqpChannel.open(params), timeout=CONNECT_TIMEOUT)
+        channel = await self._connector.open()
         try:
             # A passive declare fails loudly (404) here, at connect, if the exchange is
             # misconfigured, instead of as a channel close in the middle of a batch.
@@ -104,7 +107,9 @@ class AmqpPublisher:
             await channel.close()
             raise
         self._channel = channel
-        log.info("outbox relay connected to %s", params.host)
+        url = safe_url(self._connector.last_url)
+        RELAY_LINK.up(url)
+        log.info("outbox relay connected to %s", url)
         return channel
 
     async def _disconnect(self) -> None:

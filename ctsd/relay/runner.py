@@ -24,8 +24,9 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_rando
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
-from ctsd.relay.amqp import AmqpPublisher, BrokerError
+from ctsd.relay.amqp import BrokerError
 from ctsd.relay.store import Claim, OutboxStore
+from ctsd.relay.transports import Publisher, publisher_for, relay_configured
 from ctsd.relay.wakeup import OutboxWakeup
 from ctsd.relay.wire import Envelope, InvalidMessage, OutboxRow, envelope_for
 
@@ -33,7 +34,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_POLL_INTERVAL = 1.0
-MAX_BACKOFF = 30.0
+# Low, so that publishing resumes within about 2 s of the broker coming back; the
+# jitter keeps relays restarted together from reconnecting in step.
+MAX_BACKOFF = 1.0
+MAX_JITTER = 0.5
 
 
 @dataclass
@@ -47,7 +51,7 @@ STATS = RelayStats()
 
 
 class OutboxRelay:
-    def __init__(self, store: OutboxStore, publisher: AmqpPublisher, wakeup: OutboxWakeup,
+    def __init__(self, store: OutboxStore, publisher: Publisher, wakeup: OutboxWakeup,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_backoff: float = MAX_BACKOFF) -> None:
         self._store = store
         self._publisher = publisher
@@ -152,9 +156,9 @@ class OutboxRelay:
 
     async def _drain_with_backoff(self, stop: asyncio.Event) -> None:
         retrying = AsyncRetrying(
-            # 0.5 s, 1 s, 2 s ... up to max_backoff, plus jitter so that relays restarted
-            # together do not hammer a recovering broker in step.
-            wait=wait_exponential(multiplier=0.5, max=self._max_backoff) + wait_random(0, 1),
+            # 0.1 s, 0.2 s, 0.4 s ... up to max_backoff, plus jitter.
+            wait=wait_exponential(multiplier=0.1, max=self._max_backoff)
+            + wait_random(0, MAX_JITTER),
             stop=lambda _state: stop.is_set(),
             sleep=lambda seconds: _sleep_unless(stop, seconds),
             before_sleep=_log_retry,
@@ -210,12 +214,12 @@ async def run_relay(settings: Settings, stop_event: asyncio.Event, *,
     Does nothing without an amqp_url: events then simply accumulate in the outbox.
     Any number may run against PostgreSQL; on SQLite the extra ones stand by.
     """
-    if not settings.amqp_url:
+    if not relay_configured(settings):
         log.info("messaging.amqp_url is not set: no outbox relay; events stay in the outbox")
         return
     own_engine = engine is None
     engine = engine or create_engine(settings)
-    publisher = AmqpPublisher(settings.amqp_url, settings.publish_exchange)
+    publisher = publisher_for(settings)
     wakeup = OutboxWakeup(settings.database_url, poll_interval)
     relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size)
     try:

@@ -18,7 +18,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pika
@@ -40,23 +41,46 @@ def rabbitmqctl(node: str, *args: str,
                           timeout=timeout, check=False)
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """PEM files for an AMQPS listener that asks every client for a certificate signed
+    by `ca_cert` and logs it in by its common name (SASL EXTERNAL)."""
+
+    ca_cert: Path
+    certfile: Path
+    keyfile: Path
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    """What a private node runs beyond a plain AMQP listener on loopback."""
+
+    tls: BrokerTls | None = None
+    plugins: Sequence[str] = ()
+    extra_conf: Sequence[str] = ()
+
+
 class PrivateBroker:
     """A RabbitMQ node started for the tests; `shutdown()` stops it and removes its data."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: NodeOptions | None = None) -> None:
+        self.options = options or NodeOptions()
         self.node = f"ctsdtest{uuid.uuid4().hex[:8]}@localhost"
         self.port = free_port()
+        self.tls_port = free_port() if self.options.tls else 0
         self.url = f"amqp://{BROKER_USER}:guest@127.0.0.1:{self.port}/%2F"
+        # With TLS: the URL a client with a certificate (EXTERNAL) connects to.
+        self.amqps_url = f"amqps://127.0.0.1:{self.tls_port}/%2F" if self.tls_port else ""
         # Not under pytest's tmp_path: the broker runs as the rabbitmq user, which cannot
         # enter root's private temporary directories.
         self.base = Path(tempfile.mkdtemp(prefix="ctsd-test-broker-"))
 
     @classmethod
-    def start(cls) -> PrivateBroker:
+    def start(cls, options: NodeOptions | None = None) -> PrivateBroker:
         server = shutil.which("rabbitmq-server")
         if server is None or shutil.which("rabbitmqctl") is None:
             service_missing("a private RabbitMQ node", RuntimeError("rabbitmq-server not found"))
-        broker = cls()
+        broker = cls(options)
         try:
             broker._launch(server)
             broker.await_startup()
@@ -65,9 +89,31 @@ class PrivateBroker:
             raise
         return broker
 
+    def _config(self) -> str:
+        lines = [f"listeners.tcp.local = 127.0.0.1:{self.port}",
+                 # Let guest in over loopback only, as by default (it is the test's login).
+                 "loopback_users.guest = true", *self.options.extra_conf]
+        tls = self.options.tls
+        if tls is not None:
+            for name in ("ca_cert", "certfile", "keyfile"):
+                shutil.copy(getattr(tls, name), self.base / f"tls-{name}.pem")
+            lines += [f"listeners.ssl.local = 127.0.0.1:{self.tls_port}",
+                      f"ssl_options.cacertfile = {self.base}/tls-ca_cert.pem",
+                      f"ssl_options.certfile = {self.base}/tls-certfile.pem",
+                      f"ssl_options.keyfile = {self.base}/tls-keyfile.pem",
+                      "ssl_options.verify = verify_peer",
+                      "ssl_options.fail_if_no_peer_cert = true",
+                      "auth_mechanisms.1 = EXTERNAL", "auth_mechanisms.2 = PLAIN",
+                      "ssl_cert_login_from = common_name"]
+        return "\n".join(lines) + "\n"
+
     def _launch(self, server: str) -> None:
-        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
-        (self.base / "enabled_plugins").write_text("[].\n")  # no management port
+        (self.base / "rabbitmq.conf").write_text(self._config())
+        plugins = list(self.options.plugins)
+        if self.options.tls is not None:
+            plugins.append("rabbitmq_auth_mechanism_ssl")
+        # No management plugin: no HTTP port to pick.
+        (self.base / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
         for sub in ("mnesia", "log"):
             (self.base / sub).mkdir()
         if os.geteuid() == 0:
@@ -99,6 +145,14 @@ class PrivateBroker:
                                    f"{result.stderr}\n{self.log_tail()}")
             time.sleep(0.5)
 
+    def add_user(self, name: str, password: str = "", *, topic_write: str = "") -> None:
+        """A login with every permission on vhost /, and with `topic_write` as the
+        regex of topics it may publish on amq.topic (RabbitMQ expands {username})."""
+        self._ctl("add_user", name, password or uuid.uuid4().hex)
+        self._ctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
+        if topic_write:
+            self._ctl("set_topic_permissions", "-p", "/", name, EXCHANGE, topic_write, ".*")
+
     def stop_app(self) -> None:
         self._ctl("stop_app")
 
@@ -117,8 +171,12 @@ class PrivateBroker:
             await asyncio.to_thread(self.start_app)
             await asyncio.to_thread(self.await_startup)
 
-    def _ctl(self, command: str) -> None:
-        result = rabbitmqctl(self.node, command)
+    def ctl(self, command: str, *args: str) -> None:
+        """`rabbitmqctl -n <this node> command args...`; fails the caller if it fails."""
+        self._ctl(command, *args)
+
+    def _ctl(self, command: str, *args: str) -> None:
+        result = rabbitmqctl(self.node, command, *args)
         if result.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {command} on {self.node} failed: {result.stderr}")
 
@@ -126,6 +184,10 @@ class PrivateBroker:
         logs = sorted((self.base / "log").glob("*.log"))
         text = "".join(path.read_text(errors="replace") for path in logs)
         return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the node's Erlang VM: a crash, no goodbye to clients or peers."""
+        self._kill_from_pid_file()
 
     def shutdown(self) -> None:
         """Stop the node (the whole Erlang VM) and delete its data."""
@@ -148,12 +210,14 @@ class DurableQueue(BoundQueue):
     call it only while the broker is up.
     """
 
-    def __init__(self, prefix: str, amqp_url: str) -> None:  # not super(): no exclusive queue
+    def __init__(self, prefix: str, amqp_url: str,  # not super(): no exclusive queue
+                 arguments: dict[str, str] | None = None) -> None:
+        """`arguments`: e.g. {"x-queue-type": "quorum"}, to outlive a cluster node."""
         self._url = amqp_url
         self.name = f"ctsd-test-watch-{uuid.uuid4().hex[:10]}"
         self.received = []
         self._open()
-        self._channel.queue_declare(self.name, durable=True)
+        self._channel.queue_declare(self.name, durable=True, arguments=arguments)
         self._channel.queue_bind(self.name, EXCHANGE, routing_key=f"{prefix}#")
 
     def _open(self) -> None:

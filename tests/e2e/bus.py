@@ -70,8 +70,10 @@ class BusNames:
 
 def write_config(path: Path, names: BusNames, *, admins: Sequence[str] = (),
                  builders: Sequence[str] = (),
-                 translate_paths: Sequence[tuple[str, str]] = ()) -> Path:
-    """A ctsd.toml with these roles and the test's own build-tool topics.
+                 translate_paths: Sequence[tuple[str, str]] = (),
+                 consumer_lines: Sequence[str] = ()) -> Path:
+    """A ctsd.toml with these roles and the test's own build-tool topics (and
+    `consumer_lines`, more TOML lines for [consumer]).
 
     JSON spells strings and lists of strings exactly as TOML does.
     """
@@ -83,6 +85,7 @@ def write_config(path: Path, names: BusNames, *, admins: Sequence[str] = (),
         f"pungi_topics = {json.dumps([names.pungi_topic])}",
         f"odcs_topics = {json.dumps([names.odcs_topic])}",
         f"translate_paths = {json.dumps([list(pair) for pair in translate_paths])}",
+        *consumer_lines,
         "",
     ]))
     return path
@@ -110,11 +113,15 @@ class ConsumerProcess:
 class Consumers:
     """Starts `ctsd consume` processes for one test and stops them all at its end."""
 
-    def __init__(self, base: Path, names: BusNames, amqp_url: str, **ctsd_vars: str) -> None:
+    def __init__(self, base: Path, names: BusNames, amqp_url: str, *,
+                 ctsd_amqp_url: str = "", **ctsd_vars: str) -> None:
+        """`amqp_url` is where the test watches the queue; `ctsd_amqp_url`, where the
+        consumers connect if not there (e.g. the amqps:// listener of the same node)."""
         self._base = base
         self._names = names
         self._amqp_url = amqp_url
-        self._env = server_environment(CTSD_AMQP_URL=amqp_url, CTSD_TOPIC_PREFIX=names.prefix,
+        self._env = server_environment(CTSD_AMQP_URL=ctsd_amqp_url or amqp_url,
+                                       CTSD_TOPIC_PREFIX=names.prefix,
                                        CTSD_CONSUMER_QUEUE=names.queue, **ctsd_vars)
         self.started: list[ConsumerProcess] = []
 

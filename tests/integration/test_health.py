@@ -41,7 +41,8 @@ async def test_live_is_ok(client):
 
 async def test_ready_reports_database_broker_and_outbox(client):
     body = await get(client, "/health/ready")
-    assert body == {"status": "ok", "database": {"ok": True}, "broker": {"configured": False},
+    assert body == {"status": "ok", "database": {"ok": True},
+                    "broker": {"configured": False, "relay": {"configured": False}},
                     "outbox": {"backlog": 0, "oldest_unsent_age_seconds": 0.0}}
 
     await import_compose(client)

@@ -20,6 +20,7 @@ from ctsd.auth.settings import (
     parse_backends,
     validate_auth,
 )
+from ctsd.observability.logs import LoggingConfigError, LoggingSettings, parse_logging
 from ctsd.workflow_config import WorkflowConfigError, WorkflowSettings, parse_workflow
 
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
@@ -86,6 +87,8 @@ class Settings:
     translate_paths: tuple[tuple[str, str], ...] = ()
     # Promotion ladder, reminders, expiry ([workflow], ctsd/workflow_config.py).
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    # [logging]: level, text or JSON lines, access log (ctsd/observability/logs.py).
+    log: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
     def async_database_url(self) -> str:
@@ -135,7 +138,7 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging", "consumer", "workflow"}
+    known = {"database", "http", "auth", "messaging", "consumer", "workflow", "logging"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -162,7 +165,8 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     values.update(_consumer_settings(_table(raw, "consumer")))
     try:
         values["workflow"] = parse_workflow(_table(raw, "workflow"))
-    except WorkflowConfigError as exc:
+        values["log"] = parse_logging(_table(raw, "logging"))
+    except (WorkflowConfigError, LoggingConfigError) as exc:
         raise ConfigError(str(exc)) from exc
     values.update(_auth_settings(auth))
     values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")

@@ -15,6 +15,8 @@ from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.auth.chain import authenticator_from
 from ctsd.config import Settings
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
+from ctsd.observability.http import http_middlewares
+from ctsd.observability.service_metrics import worker_started
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx
 from ctsd.service import CommandBus
@@ -76,10 +78,12 @@ def create_app(settings: Settings) -> web.Application:
     authenticator = authenticator_from(settings)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[meta.metrics_middleware, error_middleware, reject_nul_middleware,
+        middlewares=[*http_middlewares(settings.log.access_log), meta.metrics_middleware,
+                     error_middleware, reject_nul_middleware,
                      auth_middleware(authenticator)],
     )
     app[SETTINGS] = settings
+    app.on_startup.append(worker_started)
     app.on_cleanup.append(lambda _app: authenticator.close())
     app.cleanup_ctx.append(_database)
     # Publishes the outbox while serving; with no broker configured it starts nothing.

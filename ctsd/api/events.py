@@ -98,15 +98,17 @@ class FeedEvent:
     body: Any
     created_at: datetime
     in_reply_to: str | None
+    traceparent: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"cursor": str(self.cursor), "message_id": self.message_id,
                 "topic": self.topic, "body": self.body,
-                "created_at": iso_utc(self.created_at), "in_reply_to": self.in_reply_to}
+                "created_at": iso_utc(self.created_at), "in_reply_to": self.in_reply_to,
+                "traceparent": self.traceparent}
 
 
 _COLUMNS = (outbox.c.id, outbox.c.feed_xid, outbox.c.message_id, outbox.c.topic,
-            outbox.c.body, outbox.c.created_at, outbox.c.in_reply_to)
+            outbox.c.body, outbox.c.created_at, outbox.c.in_reply_to, outbox.c.traceparent)
 
 
 def feed_query(dialect: str, after: Cursor, limit: int) -> Select:
@@ -133,7 +135,7 @@ async def read_events(engine: AsyncEngine, after: Cursor, limit: int) -> list[Fe
     async with engine.connect() as conn:
         rows = (await conn.execute(feed_query(engine.dialect.name, after, limit))).all()
     return [FeedEvent(Cursor(row.feed_xid or 0, row.id), row.message_id, row.topic, row.body,
-                      row.created_at, row.in_reply_to) for row in rows]
+                      row.created_at, row.in_reply_to, row.traceparent) for row in rows]
 
 
 async def list_events(request: web.Request) -> web.Response:

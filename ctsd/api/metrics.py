@@ -2,8 +2,8 @@
 
 Request metrics live in one registry per process (not prometheus_client's global
 default), so that importing this module twice or creating many apps in one test run
-never registers a metric twice. With several workers, each process counts its own
-requests; a scrape reaches one of them.
+never registers a metric twice. With several workers they are written to shared files
+and every scrape merges all workers (ctsd.observability.metrics_setup).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ctsd.api.errors import Handler
 from ctsd.api.keys import READ_ENGINE
 from ctsd.db.tables import composes, outbox, processed_messages, tags
-from ctsd.relay.runner import STATS as RELAY_STATS
+from ctsd.observability.metrics_setup import exposition_registries
 from handlers.errors import CommandError
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -140,18 +140,12 @@ async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> l
     ]
 
 
-def relay_counters() -> list[Metric]:
-    # In-process: counts what this process's relay published, not `ctsd relay` elsewhere.
-    return [CounterMetricFamily("cts_relay_published",
-                                "Messages this process's outbox relay published",
-                                value=RELAY_STATS.published)]
-
-
 async def metrics(request: web.Request) -> web.Response:
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])
-                                + relay_counters()))
-    body = generate_latest(REGISTRY) + generate_latest(snapshot)
+    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])))
+    # With several workers, the merge of all of them (ctsd.observability.metrics_setup).
+    body = b"".join(generate_latest(registry)
+                    for registry in (*exposition_registries(REGISTRY), snapshot))
     response = web.Response(body=body)
     # The exposition content type carries a version parameter aiohttp's content_type
     # setter does not accept, so the header is set as a whole.

@@ -18,6 +18,7 @@ from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
 from ctsd.db.workflow_store import SqlPromotionStore, SqlRemovalRequestStore
+from ctsd.observability.tracing import outbox_traceparent
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _change_and_event_statement() -> Any:
                         "auth_backend")}
     ).cte("change")
     event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
-                     "created_at", "attempts")
+                     "traceparent", "created_at", "attempts")
     return insert(outbox).values(
         {column: bindparam(column, type_=outbox.c[column].type) for column in event_columns}
     ).add_cte(change)
@@ -125,6 +126,7 @@ class SqlUnitOfWork:
         self._pending_events.append({
             "message_id": message_id, "topic": self._topic_prefix + event, "body": body,
             "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
+            "traceparent": outbox_traceparent(self._in_reply_to),
             "created_at": self._now, "attempts": 0,
         })
         self.emitted_message_ids.append(message_id)

@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.api.errors import Handler
-from ctsd.api.keys import READ_ENGINE
+from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.db.tables import composes, outbox, processed_messages, tags
 from ctsd.observability.metrics_setup import exposition_registries
+from ctsd.observability.queue_gauges import consumer_queue_gauges
 from handlers.errors import CommandError
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -142,7 +143,8 @@ async def database_gauges(engine: AsyncEngine, now: datetime | None = None) -> l
 
 async def metrics(request: web.Request) -> web.Response:
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])))
+    snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])
+                                + await consumer_queue_gauges(request.app[SETTINGS])))
     # With several workers, the merge of all of them (ctsd.observability.metrics_setup).
     body = b"".join(generate_latest(registry)
                     for registry in (*exposition_registries(REGISTRY), snapshot))

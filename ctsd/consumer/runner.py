@@ -115,7 +115,7 @@ class Consumer:
         them all at once. They came in this order on this channel, so acknowledging
         the last one with `multiple` acknowledges exactly these. Dead letters keep the
         order the messages came in."""
-        with consuming(batch, [message_key(delivery) for delivery in batch]):
+        with consuming(batch, message_key):
             await self._handle_batch(channel, batch)
 
     async def _handle_batch(self, channel: AmqpChannel, batch: list[Delivery]) -> None:

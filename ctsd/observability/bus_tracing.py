@@ -10,18 +10,20 @@ one its body key `traceparent` names.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from ctsd.amqp import Delivery
 from ctsd.observability import tracing
 from ctsd.observability.service_metrics import record_publish_round
-from ctsd.relay.wire import OutboxRow
+
+if TYPE_CHECKING:  # ctsd.relay imports this module: no import cycle at run time
+    from ctsd.amqp import Delivery
+    from ctsd.relay.wire import OutboxRow
 
 
 @dataclass
@@ -88,8 +90,10 @@ def delivery_traceparent(delivery: Delivery) -> str | None:
 
 
 @contextmanager
-def consuming(batch: Sequence[Delivery], keys: Sequence[str]) -> Iterator[None]:
-    """Spans for applying a batch of deliveries (`keys`: their message keys).
+def consuming(batch: Sequence[Delivery], key_of: Callable[[Delivery], str]
+              ) -> Iterator[None]:
+    """Spans for applying a batch of deliveries (`key_of`: a delivery's message key, the
+    id its command's events answer).
 
     Each delivery gets a consumer span, child of the trace it carries; the events its
     command writes store that span's traceparent. A single delivery's span is current
@@ -99,6 +103,7 @@ def consuming(batch: Sequence[Delivery], keys: Sequence[str]) -> Iterator[None]:
         yield
         return
     tracer = tracing.tracer()
+    keys = [key_of(delivery) for delivery in batch]
     spans = [tracer.start_span(f"{delivery.routing_key} process",
                                context=tracing.context_from(delivery_traceparent(delivery)),
                                kind=SpanKind.CONSUMER,

@@ -73,3 +73,26 @@ async def test_header_and_body_traceparent_continue_the_callers_trace(harness, s
     traces = [m.properties.headers["traceparent"].split("-")[1] for m in published]
     assert traces[1:] == [header_trace, body_trace]
     assert traces[0] not in (header_trace, body_trace)
+
+
+async def test_a_batch_keeps_each_messages_trace(harness, spans):
+    url = harness.settings.database_url
+    await seed(harness.settings, ORACLE_JAVA, tag="qa")
+    await harness.subscribe_then_stop()  # the two requests below then arrive as one batch
+    parents = [new_traceparent() for _ in range(2)]
+    for action, (traceparent, _trace, _span) in zip(("tag", "untag"), parents, strict=True):
+        harness.publish(harness.topic(f"request.{action}"),
+                        {"compose_id": ORACLE_JAVA, "tag": "qa"}, user_id=BROKER_USER,
+                        headers={"traceparent": traceparent})
+    await harness.start()
+    await harness.until(lambda: len(outbox_rows(url)) == 3, "both changes")
+    consumer_spans = [await harness.until(lambda t=trace_id: _consumer_span(spans, t),
+                                          "the consumer span")
+                      for _parent, trace_id, _span in parents]
+    [batch] = [s for s in spans.get_finished_spans() if s.name == "consume batch"]
+    assert {link.context.span_id for link in batch.links} == {
+        s.context.span_id for s in consumer_spans}
+    rows = outbox_rows(url)[1:]
+    assert [row.traceparent for row in rows] == [
+        f"00-{trace_id}-{span_id_of(span)}-01"
+        for (_parent, trace_id, _span), span in zip(parents, consumer_spans, strict=True)]

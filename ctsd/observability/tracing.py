@@ -30,6 +30,7 @@ from opentelemetry.metrics import NoOpMeter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -54,6 +55,8 @@ class TracingConfigError(ValueError):
 class _State:
     provider: TracerProvider | None = None
     tracer: trace.Tracer | None = None
+    # For statement spans: kept only inside a request, publish or consumed message.
+    statements: trace.Tracer | None = None
 
 
 _STATE = _State()
@@ -99,8 +102,15 @@ def enable(processor: SpanProcessor, *, global_provider: bool = False) -> Tracer
     attributes: dict[str, Any] = {}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes["service.name"] = DEFAULT_SERVICE_NAME
-    provider = TracerProvider(resource=Resource.create(attributes))
+    resource = Resource.create(attributes)
+    provider = TracerProvider(resource=resource)
     provider.add_span_processor(processor)
+    # A statement outside any span (the relay polling an idle outbox every second, a
+    # scrape's counts) would start a one-span trace of its own each time, filling the
+    # trace store: statements get a provider that never starts a trace, only joins one.
+    statements = TracerProvider(resource=resource, shutdown_on_exit=False,
+                                sampler=ParentBased(root=ALWAYS_OFF))
+    statements.add_span_processor(processor)
     if global_provider:
         trace.set_tracer_provider(provider)
     # The instrumentation adds its server-span middleware (outermost) to every
@@ -111,6 +121,7 @@ def enable(processor: SpanProcessor, *, global_provider: bool = False) -> Tracer
         AioHttpServerInstrumentor().instrument(tracer_provider=provider)
     _STATE.provider = provider
     _STATE.tracer = provider.get_tracer("ctsd")
+    _STATE.statements = statements.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     return provider
 
 
@@ -121,16 +132,17 @@ def disable() -> None:
         AioHttpServerInstrumentor().uninstrument()
     _STATE.provider = None
     _STATE.tracer = None
+    _STATE.statements = None
 
 
 def instrument_engine(engine: AsyncEngine) -> AsyncEngine:
-    """A span per statement on `engine` while tracing is on; returns the engine."""
-    if _STATE.provider is None:
+    """A span per statement on `engine` while tracing is on, inside whatever span is
+    current (none outside one); returns the engine."""
+    if _STATE.statements is None:
         return engine
     connections = NoOpMeter("ctsd").create_up_down_counter("db.client.connections.usage")
     EngineTracer(  # type: ignore[no-untyped-call]
-        _STATE.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
-        engine.sync_engine, connections)
+        _STATE.statements, engine.sync_engine, connections)
     return engine
 
 

@@ -73,6 +73,8 @@ async def test_http_import_is_one_trace_to_the_published_message(aiohttp_client,
         return span is server
 
     assert all(under_server(s) for s in statements)
+    # The relay's claim queries (outside any span) start no one-statement traces.
+    assert [s.name for s in finished if s.parent is None] == [], tree(finished, None)
     [publish] = [s for s in in_trace if s.name == f"{prefix}compose-created publish"]
     assert parent_id_of(publish) == span_id_of(server)
     # The message carries the publish span's context, header and body key alike.

@@ -34,6 +34,13 @@ setup(
         "ldap3>=2.9",
         "cryptography>=42",
         "requests>=2.28",  # the `cts` user CLI (ctsd/cts_cli/)
+        # Observability (ctsd/observability/): traces, JSON logs.
+        "opentelemetry-api>=1.30",
+        "opentelemetry-sdk>=1.30",
+        "opentelemetry-exporter-otlp-proto-http>=1.30",
+        "opentelemetry-instrumentation-aiohttp-server>=0.51b0",
+        "opentelemetry-instrumentation-sqlalchemy>=0.51b0",
+        "python-json-logger>=3.1",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",

@@ -123,6 +123,12 @@ class AmqpChannel:
     async def declare_queue(self, name: str, arguments: dict[str, Any] | None = None) -> None:
         await self._call(self._open().queue_declare, name, durable=True, arguments=arguments)
 
+    async def queue_message_count(self, name: str) -> int:
+        """Messages ready in an existing queue (a passive declare: creates nothing; a
+        missing queue closes the channel, AmqpError)."""
+        frame = await self._call(self._open().queue_declare, name, passive=True)
+        return int(frame.method.message_count)
+
     async def bind(self, queue: str, exchange: str, routing_key: str) -> None:
         await self._call(self._open().queue_bind, queue, exchange, routing_key=routing_key)
 

@@ -26,6 +26,14 @@ from ctsd.bootstrap import open_write_path, relay_forever
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
+from ctsd.observability.announce import announced, config_file_used
+from ctsd.observability.metrics_setup import (
+    prepare_multiprocess_metrics,
+    remove_multiprocess_metrics,
+    worker_exited,
+)
+from ctsd.observability.setup import setup_observability
+from ctsd.observability.tracing import TracingConfigError
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -89,11 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-    except ConfigError as exc:
+        setup_observability(settings)
+    except (ConfigError, TracingConfigError) as exc:
         print(f"ctsd: configuration error: {exc}", file=sys.stderr)
         return 2
+    config_file = config_file_used(args.config)
     if args.command == "serve":
-        return _serve_command(settings, args)
+        host, port = args.host or settings.http_host, args.port or settings.http_port
+        with announced("serve", f"HTTP API on {host}:{port}, "
+                       f"{args.workers or settings.http_workers} worker(s)", settings,
+                       config_file):
+            return _serve_command(settings, args)
     if args.command == "db":
         if args.db_command == "upgrade":
             migrate.upgrade(settings, args.revision)
@@ -101,9 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate.downgrade(settings, args.revision)
         return 0
     if args.command == "relay":
-        return relay_forever(settings)
+        with announced("relay", f"outbox relay to exchange {settings.publish_exchange}",
+                       settings, config_file):
+            return relay_forever(settings)
     if args.command == "consume":
-        return consume_forever(settings)
+        with announced("consume", f"bus consumer of queue {settings.consumer_queue} on "
+                       f"exchange {settings.consumer_exchange}", settings, config_file):
+            return consume_forever(settings)
     return asyncio.run(_tag_command(settings, args))
 
 
@@ -133,6 +151,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         _run_worker(settings, host, port, reuse_port=False)
         return 0
     # Several processes accept on one port (SO_REUSEPORT); each has its own pool.
+    # Their metrics go to files one scrape merges (before the fork: workers inherit it).
+    metrics_dir = prepare_multiprocess_metrics()
     processes = [multiprocessing.Process(target=_run_worker, args=(settings, host, port, True))
                  for _ in range(workers)]
     for process in processes:
@@ -140,6 +160,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     _stop_workers_with_parent(processes)
     for process in processes:
         process.join()
+        worker_exited(process.pid)
+    remove_multiprocess_metrics(metrics_dir)
     return max(process.exitcode or 0 for process in processes)
 
 

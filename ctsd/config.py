@@ -1,8 +1,7 @@
 """Configuration: a TOML file, then environment overrides, then defaults.
 
-With no file and no environment at all, the daemon runs on a SQLite file in the
-current directory with the `noauth` backend, which is what a newcomer expects.
-"""
+With no file and no environment, the daemon runs on a SQLite file in the current
+directory with the `noauth` backend, which is what a newcomer expects."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from ctsd.auth.settings import (
     validate_auth,
 )
 from ctsd.broker import settings as broker_config
+from ctsd.observability.logs import LoggingConfigError, LoggingSettings, parse_logging
 from ctsd.promotion_settings import WorkflowConfigError, WorkflowSettings, parse_workflow
 from handlers.identity import PrincipalSet
 
@@ -58,8 +58,7 @@ class Settings:
     auth_backend: str = "noauth"
     # The real backends and group sources: ctsd.auth.settings, [auth.*] tables.
     auth: AuthSettings = field(default_factory=AuthSettings)
-    # HTTPS served by ctsd itself; tls_client_ca enables client certificates.
-    tls_cert: str = ""
+    tls_cert: str = ""  # HTTPS served by ctsd itself; tls_client_ca asks for client certs
     tls_key: str = ""
     tls_client_ca: str = ""
     admins: PrincipalSet = field(default_factory=PrincipalSet)
@@ -72,10 +71,10 @@ class Settings:
     idempotency_ttl_hours: int = 24
     # Published outbox rows older than this are deleted by `ctsd serve`; 0 keeps them.
     outbox_retention_days: int = 14
-    # The bus consumer (`ctsd consume`); see [consumer] in config/ctsd.toml.
+    # The bus consumer (`ctsd consume`); see [consumer] in config/ctsd.toml. Prefetch is
+    # twice the batch: while one batch is being applied, the next one is on its way.
     consumer_queue: str = "ctsd"
     consumer_exchange: str = "amq.topic"
-    # Twice the batch: while one batch is being applied, the next one is on its way.
     consumer_prefetch: int = 100
     consumer_batch_size: int = 50
     # Queue type, single active consumer, senders named by topic: ctsd/broker/settings.py.
@@ -91,6 +90,8 @@ class Settings:
     translate_paths: tuple[tuple[str, str], ...] = ()
     # Promotion ladder, reminders, expiry ([workflow], ctsd/promotion_settings.py).
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    # [logging]: level, text or JSON lines, access log (ctsd/observability/logs.py).
+    log: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
     def async_database_url(self) -> str:
@@ -140,7 +141,7 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging", "consumer", "workflow"}
+    known = {"database", "http", "auth", "messaging", "consumer", "workflow", "logging"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -169,7 +170,8 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     values.update(_consumer_settings(_table(raw, "consumer")))
     try:
         values["workflow"] = parse_workflow(_table(raw, "workflow"))
-    except WorkflowConfigError as exc:
+        values["log"] = parse_logging(_table(raw, "logging"))
+    except (WorkflowConfigError, LoggingConfigError) as exc:
         raise ConfigError(str(exc)) from exc
     values.update(_auth_settings(auth))
     values["admins"] = principals_from_toml(auth.get("admins"), "[auth.admins]")

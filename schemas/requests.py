@@ -21,8 +21,10 @@ _OPTIONAL_TEXT = {"type": ["string", "null"]}
 
 def _body(description: str, required: list[str], **properties: Any) -> dict[str, Any]:
     # Requests are ours: unknown keys are refused, so a typo cannot silently drop a field.
+    # `traceparent` (W3C trace context, where the existing CTS puts it) is always allowed.
     return {"$schema": _SCHEMA, "description": description, "type": "object",
-            "properties": properties, "required": required, "additionalProperties": False}
+            "properties": {**properties, "traceparent": {"type": "string"}},
+            "required": required, "additionalProperties": False}
 
 
 class ImportRequestV1(Message):

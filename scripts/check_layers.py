@@ -17,6 +17,10 @@ lower layer; never a higher layer, nor another component of its own layer:
 3. service   ctsd.service, ctsd.lost_answers, ctsd.outbox_retention, ctsd.workflow_task
              (the command bus and what runs commands in the background)
    auth      ctsd.auth (authentication backends and group sources)
+   observability  the parts of ctsd.observability that read the configuration
+             (announce, queue_gauges, setup); the rest of it (tracing, logs, metric
+             registry and files) is core, bus_tracing belongs to the relay and http
+             (request-id middleware) to the api
 4. relay     ctsd.relay (the outbox publisher: `ctsd serve` hosts it, `ctsd relay` too)
 5. bootstrap ctsd.bootstrap (the composition root #9a adds: engines, allocator, roles,
              command bus, background tasks for every entry point)
@@ -50,10 +54,13 @@ LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
     {"db": ("ctsd.db",)},
     {"service": ("ctsd.service", "ctsd.outbox_retention",
                  "ctsd.workflow_task"),
-     "auth": ("ctsd.auth",)},
-    {"relay": ("ctsd.relay",)},
+     "auth": ("ctsd.auth",),
+     "observability": ("ctsd.observability.announce", "ctsd.observability.queue_gauges",
+                       "ctsd.observability.setup")},
+    {"relay": ("ctsd.relay", "ctsd.observability.bus_tracing")},
     {"bootstrap": ("ctsd.bootstrap",)},
-    {"api": ("ctsd.api",), "consumer": ("ctsd.consumer",), "cts_cli": ("ctsd.cts_cli",)},
+    {"api": ("ctsd.api", "ctsd.observability.http"), "consumer": ("ctsd.consumer",),
+     "cts_cli": ("ctsd.cts_cli",)},
     {"cli": ("ctsd.cli",)},
 )
 

@@ -14,6 +14,8 @@ from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.auth.chain import authenticator_from
 from ctsd.bootstrap import open_write_path, serve_background_tasks
 from ctsd.config import Settings
+from ctsd.observability.http import http_middlewares
+from ctsd.observability.service_metrics import worker_started
 from ctsd.service import CommandBus
 
 ROUTES = [
@@ -62,10 +64,12 @@ def create_app(settings: Settings) -> web.Application:
     authenticator = authenticator_from(settings)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[meta.metrics_middleware, error_middleware, reject_nul_middleware,
+        middlewares=[*http_middlewares(settings.log.access_log), meta.metrics_middleware,
+                     error_middleware, reject_nul_middleware,
                      auth_middleware(authenticator)],
     )
     app[SETTINGS] = settings
+    app.on_startup.append(worker_started)
     app.on_cleanup.append(lambda _app: authenticator.close())
     app.cleanup_ctx.append(_write_path)
     # The relay, outbox retention and the workflow's reminders and expiry (bootstrap).

@@ -58,7 +58,8 @@ def parse_limit(text: str | None) -> int:
 def event_json(event: FeedEvent) -> dict[str, Any]:
     return {"cursor": str(event.cursor), "message_id": event.message_id,
             "topic": event.topic, "body": event.body,
-            "created_at": iso_utc(event.created_at), "in_reply_to": event.in_reply_to}
+            "created_at": iso_utc(event.created_at), "in_reply_to": event.in_reply_to,
+            "traceparent": event.traceparent}
 
 
 async def list_events(request: web.Request) -> web.Response:

@@ -2,8 +2,8 @@
 
 Request metrics live in one registry per process (not prometheus_client's global
 default), so that importing this module twice or creating many apps in one test run
-never registers a metric twice. With several workers, each process counts its own
-requests; a scrape reaches one of them.
+never registers a metric twice. With several workers they are written to shared files
+and every scrape merges all workers (ctsd.observability.metrics_setup).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ctsd.api.errors import Handler
-from ctsd.api.keys import READ_ENGINE
+from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.db.engine import ReadEngine
 from ctsd.db.queries.metrics import database_counts
-from ctsd.relay.runner import STATS as RELAY_STATS
+from ctsd.observability.metrics_setup import exposition_registries
+from ctsd.observability.queue_gauges import consumer_queue_gauges
+from ctsd.observability.registry import REGISTRY
 from handlers.errors import CommandError
-
-REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter("cts_http_requests", "HTTP requests answered",
                    ["method", "route", "status"], registry=REGISTRY)
@@ -120,18 +120,13 @@ async def database_gauges(engine: ReadEngine, now: datetime | None = None) -> li
     ]
 
 
-def relay_counters() -> list[Metric]:
-    # In-process: counts what this process's relay published, not `ctsd relay` elsewhere.
-    return [CounterMetricFamily("cts_relay_published",
-                                "Messages this process's outbox relay published",
-                                value=RELAY_STATS.published)]
-
-
 async def metrics(request: web.Request) -> web.Response:
     snapshot = CollectorRegistry(auto_describe=False)
     snapshot.register(_Snapshot(await database_gauges(request.app[READ_ENGINE])
-                                + relay_counters()))
-    body = generate_latest(REGISTRY) + generate_latest(snapshot)
+                                + await consumer_queue_gauges(request.app[SETTINGS])))
+    # With several workers, the merge of all of them (ctsd.observability.metrics_setup).
+    body = b"".join(generate_latest(registry)
+                    for registry in (*exposition_registries(REGISTRY), snapshot))
     response = web.Response(body=body)
     # The exposition content type carries a version parameter aiohttp's content_type
     # setter does not accept, so the header is set as a whole.

@@ -191,6 +191,8 @@ def _event_schemas() -> JSON:
                  "description": "The message body as published (see docs/messages.md)"},
         "created_at": _string("UTC, ISO 8601 with Z", format="date-time"),
         "in_reply_to": _nullable_string("The bus request this event answers"),
+        "traceparent": _nullable_string("W3C trace context of the change that wrote it "
+                                        "(null when it was not traced)"),
     }, ["cursor", "message_id", "topic", "body", "created_at", "in_reply_to"])
     return {
         "Event": event,

@@ -29,6 +29,12 @@ class BrokerLink:
         self.configured, self.connected = True, False
         self.error, self.refused, self.changed_at = error, refused, time.time()
 
+    def forget(self) -> None:
+        """The relay stopped: nothing is linked any more (and a later relay in the same
+        process, as in tests, starts from a clean state)."""
+        self.configured, self.connected, self.url = False, False, ""
+        self.error, self.refused, self.changed_at = "", False, time.time()
+
     def as_json(self) -> dict[str, Any]:
         if not self.configured:
             return {"configured": False}

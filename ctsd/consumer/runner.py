@@ -36,6 +36,7 @@ from ctsd.broker.settings import safe_url
 from ctsd.config import Settings
 from ctsd.consumer.deliveries import dead_letter_properties, is_outage, message_key
 from ctsd.consumer.inputs import InputTopics, Intent, Refused, decode_body, intent_for
+from ctsd.observability.bus_tracing import consuming
 from ctsd.service import BusCommand, CommandBus
 from handlers.errors import CommandError
 
@@ -127,6 +128,10 @@ class Consumer:
         them all at once. They came in this order on this channel, so acknowledging
         the last one with `multiple` acknowledges exactly these. Dead letters keep the
         order the messages came in."""
+        with consuming(batch, message_key):
+            await self._handle_batch(channel, batch)
+
+    async def _handle_batch(self, channel: AmqpChannel, batch: list[Delivery]) -> None:
         plans = [await self._plan(delivery) for delivery in batch]
         runnable = [(delivery, plan) for delivery, plan in zip(batch, plans, strict=True)
                     if isinstance(plan, BusCommand)]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ctsd import jsonio
 from ctsd.config import Settings
+from ctsd.observability.tracing import instrument_engine
 
 WRITE_OPTION = "cts_write"
 
@@ -32,17 +33,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
                                      connect_args={"timeout": 30},
                                      json_serializer=_json_text)
         _make_sqlite_writes_immediate(engine)
-        return engine
+        return instrument_engine(engine)
     # No overflow: connections opened beyond the pool are closed again on return, and
     # under load that churn (connect, TLS probe, authenticate) cost more than waiting
     # for a pooled connection. Nothing holds two main-pool connections at once.
-    return create_async_engine(
+    return instrument_engine(create_async_engine(
         settings.async_database_url,
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_recycle=3600,
         json_serializer=_json_text,
-    )
+    ))
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
@@ -69,11 +70,11 @@ def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     # Each allocation is one autocommitted upsert: one round trip, no BEGIN/COMMIT. It
     # need not wait for the disk: the import that uses the respin commits synchronously
     # afterwards, and that WAL flush includes this earlier record.
-    return create_async_engine(
+    return instrument_engine(create_async_engine(
         settings.async_database_url, pool_size=4, max_overflow=0, pool_recycle=3600,
         isolation_level="AUTOCOMMIT",
         connect_args={"server_settings": {"synchronous_commit": "off"}},
-    )
+    ))
 
 
 def _make_sqlite_writes_immediate(engine: AsyncEngine) -> None:

@@ -183,6 +183,8 @@ outbox = Table(
     Column("ordering_key", String(255)),
     # The request message this event answers, when it came from the bus.
     Column("in_reply_to", String(255)),
+    # W3C trace context of the change that wrote the row (migration 0008, issue #10).
+    Column("traceparent", String(255)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),

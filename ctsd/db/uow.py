@@ -21,6 +21,7 @@ from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
 from ctsd.db.tag_store import SqlTagStore
+from ctsd.observability.tracing import outbox_traceparent
 
 if TYPE_CHECKING:
     from handlers.ports import UnitOfWork
@@ -38,7 +39,7 @@ def _change_and_event_statement() -> Any:
                         "auth_backend")}
     ).cte("change")
     event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
-                     "created_at", "attempts")
+                     "traceparent", "created_at", "attempts")
     return insert(outbox).values(
         {column: bindparam(column, type_=outbox.c[column].type) for column in event_columns}
     ).add_cte(change)
@@ -132,6 +133,7 @@ class SqlUnitOfWork:
         self._pending_events.append({
             "message_id": str(uuid.uuid4()), "topic": self._topic_prefix + event,
             "body": body, "ordering_key": ordering_key, "in_reply_to": self._in_reply_to,
+            "traceparent": outbox_traceparent(self._in_reply_to),
             "created_at": self._now, "attempts": 0,
         })
 

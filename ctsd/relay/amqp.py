@@ -93,6 +93,7 @@ class AmqpPublisher:
 
     async def close(self) -> None:
         await self._disconnect()
+        RELAY_LINK.forget()
 
     async def _open(self) -> AmqpChannel:
         if self._channel is not None and not self._channel.closed.done():

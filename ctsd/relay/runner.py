@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential, wait_rando
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
+from ctsd.observability.bus_tracing import start_publish_round
 from ctsd.relay.amqp import BrokerError
 from ctsd.relay.store import Claim, OutboxStore
 from ctsd.relay.transports import Publisher, publisher_for, relay_configured
@@ -52,12 +53,14 @@ STATS = RelayStats()
 
 class OutboxRelay:
     def __init__(self, store: OutboxStore, publisher: Publisher, wakeup: OutboxWakeup,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_backoff: float = MAX_BACKOFF) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_backoff: float = MAX_BACKOFF,
+                 *, exchange: str = "") -> None:
         self._store = store
         self._publisher = publisher
         self._wakeup = wakeup
         self._batch_size = batch_size
         self._max_backoff = max_backoff
+        self._exchange = exchange  # named on publish spans
         # Rows whose body fails its schema: left out of claims until this process ends
         # (a fixed release retries them), so they cannot fill every batch.
         self._invalid_ids: set[int] = set()
@@ -103,10 +106,13 @@ class OutboxRelay:
             round_rows, waiting = _one_per_compose(waiting, held)
             if not round_rows:
                 return
-            envelopes = self._envelopes(claim, round_rows, held)
+            publish_round = start_publish_round(round_rows, self._exchange)
+            envelopes = self._envelopes(claim, publish_round.rows, held)
+            results = await self._publisher.publish_batch([e for _, e in envelopes]
+                                                          ) if envelopes else []
+            publish_round.end([row for row, _ in envelopes], results)
             if not envelopes:
                 continue
-            results = await self._publisher.publish_batch([e for _, e in envelopes])
             failure = None
             for (row, _), result in zip(envelopes, results, strict=True):
                 if isinstance(result, BrokerError):
@@ -221,7 +227,8 @@ async def run_relay(settings: Settings, stop_event: asyncio.Event, *,
     engine = engine or create_engine(settings)
     publisher = publisher_for(settings)
     wakeup = OutboxWakeup(settings.database_url, poll_interval)
-    relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size)
+    relay = OutboxRelay(OutboxStore(engine), publisher, wakeup, batch_size,
+                        exchange=settings.publish_exchange)
     try:
         async with _sole_sqlite_relay(settings, stop_event) as may_run:
             if may_run:

@@ -98,14 +98,15 @@ class OutboxStore:
 
 def _unsent(limit: int, skip: Collection[int]) -> Select[Any]:
     query = (select(outbox.c.id, outbox.c.message_id, outbox.c.topic, outbox.c.body,
-                    outbox.c.ordering_key, outbox.c.in_reply_to)
+                    outbox.c.ordering_key, outbox.c.in_reply_to, outbox.c.traceparent)
              .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit))
     return query.where(outbox.c.id.not_in(skip)) if skip else query
 
 
 async def _select_rows(conn: AsyncConnection, query: Select[Any]) -> list[OutboxRow]:
     return [OutboxRow(id=r.id, message_id=r.message_id, topic=r.topic, body=r.body,
-                      ordering_key=r.ordering_key, in_reply_to=r.in_reply_to)
+                      ordering_key=r.ordering_key, in_reply_to=r.in_reply_to,
+                      traceparent=r.traceparent)
             for r in await conn.execute(query)]
 
 

@@ -97,7 +97,8 @@ async def test_feed_serves_events_in_order_with_cursors_and_next(client):
     assert names(answer) == ["compose-created", "compose-tagged"]
     first, second = answer["events"]
     assert set(first) == {"cursor", "message_id", "topic", "body", "created_at",
-                          "in_reply_to"}
+                          "in_reply_to", "traceparent"}
+    assert first["traceparent"] is None  # not traced (tests/observability: traced)
     assert first["topic"] == "cts.compose-created"
     assert first["body"]["compose"]["compose_info"]["payload"]["compose"]["id"] == (
         "test-1.0-20200526.0")

@@ -55,10 +55,11 @@ class FeedEvent:
     body: Any
     created_at: datetime
     in_reply_to: str | None
+    traceparent: str | None = None
 
 
 _COLUMNS = (outbox.c.id, outbox.c.feed_xid, outbox.c.message_id, outbox.c.topic,
-            outbox.c.body, outbox.c.created_at, outbox.c.in_reply_to)
+            outbox.c.body, outbox.c.created_at, outbox.c.in_reply_to, outbox.c.traceparent)
 
 
 def feed_query(dialect: str, after: Cursor, limit: int) -> Select[Any]:
@@ -85,4 +86,4 @@ async def read_events(engine: AsyncEngine, after: Cursor, limit: int) -> list[Fe
     async with engine.connect() as conn:
         rows = (await conn.execute(feed_query(engine.dialect.name, after, limit))).all()
     return [FeedEvent(Cursor(row.feed_xid or 0, row.id), row.message_id, row.topic, row.body,
-                      row.created_at, row.in_reply_to) for row in rows]
+                      row.created_at, row.in_reply_to, row.traceparent) for row in rows]

@@ -4,11 +4,15 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 20:05:00.000000
 
-Reserved in the revision line so that work on several issues can proceed side by side;
-the revision is filled in by that work and stays empty until then.
+Every outbox row keeps the W3C `traceparent` of the change that wrote it (NULL when
+that change was not traced), so the relay can continue the writer's trace when it
+publishes, and the event feed can show it. Mirrored in ctsd.db.tables.
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -17,8 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Nullable, no default: adding it rewrites nothing, whatever the outbox holds.
+    op.add_column("outbox", sa.Column("traceparent", sa.String(255)))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("traceparent")

@@ -12,6 +12,8 @@ setup(
                            "db/migrations/versions/*.py", "db/alembic.ini"]},
     install_requires=[
         "aiohttp>=3.9",
+        # `ctsd serve --workers N`: gunicorn's arbiter with aiohttp's worker class.
+        "gunicorn>=23",
         "orjson>=3.9",
         "uvloop>=0.19",
         "sqlalchemy[asyncio]>=2.0",

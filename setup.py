@@ -3,43 +3,44 @@
 from setuptools import find_packages, setup
 
 setup(
-    name="ctsd",
-    version="0.1.0",
-    description="Compose Tracking Service: compose IDs, tags, promotions and locations",
-    python_requires=">=3.11",
+    # Name, version, licence and the rest of the metadata: pyproject.toml.
     packages=find_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*", "schemas", "schemas.*"]),
     package_data={"ctsd": ["api/static/*", "db/migrations/*.py", "db/migrations/*.mako",
-                           "db/migrations/versions/*.py", "db/alembic.ini"]},
+                           "db/migrations/versions/*.py"]},
     install_requires=[
-        "aiohttp>=3.9",
+        "aiohttp>=3.9,<4",
         # `ctsd serve --workers N`: gunicorn's arbiter with aiohttp's worker class.
-        "gunicorn>=23",
-        "orjson>=3.9",
-        "uvloop>=0.19",
-        "sqlalchemy[asyncio]>=2.0",
-        "asyncpg>=0.29",
-        "aiosqlite>=0.20",
-        "psycopg2-binary>=2.9",
-        "alembic>=1.13",
-        "productmd>=1.38",
-        "fedora-messaging>=3.4",
-        "pika>=1.3",
-        "tenacity>=8",
+        "gunicorn>=23,<28",
+        "orjson>=3.9,<4",
+        "uvloop>=0.19,<1",
+        "sqlalchemy[asyncio]>=2.0,<3",
+        "asyncpg>=0.29,<1",
+        "aiosqlite>=0.20,<1",
+        "psycopg2-binary>=2.9,<3",
+        "alembic>=1.13,<2",
+        "productmd>=1.38,<2",
+        "fedora-messaging>=3.4,<4",
+        "pika>=1.3,<2",
+        "tenacity>=8,<10",
         # The relay checks every outbox body against its schema: compiled validators.
-        "fastjsonschema>=2.19",
-        "prometheus-client>=0.20",
-        "swagger-ui-bundle>=1.1",
+        "fastjsonschema>=2.19,<3",
+        # ... and jsonschema explains a refused body (schemas/validation.py, consumer).
+        "jsonschema>=4.18,<5",
+        "prometheus-client>=0.20,<1",
+        "swagger-ui-bundle>=1.1,<2",
         # Authentication (ctsd.auth): OIDC token verification, LDAP groups, certificates.
-        "PyJWT[crypto]>=2.10",
-        "ldap3>=2.9",
-        "cryptography>=42",
-        "requests>=2.28",  # the `cts` user CLI (ctsd/cts_cli/)
+        "PyJWT[crypto]>=2.10,<3",
+        "ldap3>=2.9,<3",
+        "cryptography>=42,<51",
+        "requests>=2.28,<3",  # the `cts` user CLI (ctsd/cts_cli/)
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",
-                 "openapi-spec-validator>=0.7"],
+        "test": ["pytest>=8,<10", "pytest-asyncio>=0.23,<2", "pytest-aiohttp>=1.0,<2", "ruff>=0.5,<1",
+                 "openapi-spec-validator>=0.7,<1",
+                 # tests/packaging: builds the sdist and wheel as a packager would.
+                 "build>=1,<2"],
         # `cts --kerberos`: SPNEGO through the front proxy; imported only when asked for.
-        "kerberos": ["requests-gssapi>=1.2"],
+        "kerberos": ["requests-gssapi>=1.2,<2"],
     },
     entry_points={
         "console_scripts": ["ctsd=ctsd.cli:main", "cts=ctsd.cts_cli.main:main"],

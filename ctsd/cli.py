@@ -23,6 +23,7 @@ from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
 from ctsd.db.engine import create_engine
+from ctsd.distribution import exit_on_top_level_clash
 from ctsd.relay import run_relay_command
 from ctsd.service import CommandBus
 from ctsd.serving import serve_workers
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
+    exit_on_top_level_clash()
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

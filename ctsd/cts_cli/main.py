@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ctsd import __version__
 from ctsd.cts_cli.client import CtsClient, CtsError
 
 DEFAULT_URL = "http://127.0.0.1:5005"
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CTS base URL (env CTS_URL; default %(default)s)")
     parser.add_argument("--token", default=os.environ.get("CTS_TOKEN"),
                         help="OIDC bearer token (env CTS_TOKEN)")
+    parser.add_argument("--version", action="version", version=f"cts {__version__}")
     parser.add_argument("--kerberos", action="store_true",
                         help="authenticate with Kerberos (needs requests-gssapi)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

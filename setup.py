@@ -1,10 +1,14 @@
 """Packaging for CTS, the Compose Tracking Service daemon (`ctsd`)."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     # Name, version, licence and the rest of the metadata: pyproject.toml.
-    packages=find_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*", "schemas", "schemas.*"]),
+    # Namespace-aware: the data folders (ctsd/api/static, the migrations) count as
+    # packages too, as setuptools expects for the files package_data names in them.
+    packages=find_namespace_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*",
+                                              "schemas", "schemas.*"],
+                                     exclude=["*.__pycache__"]),
     package_data={"ctsd": ["api/static/*", "db/migrations/*.py", "db/migrations/*.mako",
                            "db/migrations/versions/*.py"]},
     install_requires=[

@@ -129,8 +129,9 @@ def _version_of(venv: Path) -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _wait_for_json(server: subprocess.Popen[bytes], url: str, log: Path) -> dict:
-    deadline = time.monotonic() + 30
+def _wait_for_json(server: subprocess.Popen[bytes], url: str, log: Path,
+                   timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert server.poll() is None, log.read_text()
         try:
@@ -212,3 +213,30 @@ def ctsd_fails(venv: Path, cwd: Path) -> str:
     assert result.returncode != 0, result.stderr
     assert not (cwd / "ctsd.sqlite").exists()
     return result.stderr
+
+
+def test_make_run_installs_only_serving_and_says_what_it_uses(tmp_path: Path) -> None:
+    venv, port = tmp_path / "venv", free_port()
+    database = tmp_path / "run.sqlite"
+    env = server_environment(CTSD_DATABASE_URL=f"sqlite:///{database}")
+    log = tmp_path / "make.log"
+    with log.open("wb") as out:
+        make = subprocess.Popen(["make", "-C", str(SOURCE_TREE), "run", f"PORT={port}",
+                                 f"VENV={venv}", f"PYTHON={sys.executable}"],
+                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
+    try:
+        about = _wait_for_json(make, f"http://{HOST}:{port}/api/1/about/", log, 300)
+        assert about["auth_backend"] == "noauth"
+    finally:
+        os.killpg(make.pid, 15)
+        make.wait(30)
+    said = log.read_text()
+    assert "installing ctsd and its runtime dependencies" in said
+    assert f"database: SQLite file {database}" in said
+    assert "config: none found" in said
+    assert f"serving http://127.0.0.1:{port}/" in said
+    installed = run(venv / "bin" / "pip", "list", "--format=freeze", cwd=tmp_path)
+    assert "gunicorn==" in installed and "aiohttp==" in installed
+    for test_tool in ("pytest", "ruff", "openapi-spec-validator", "build"):
+        assert f"{test_tool}==" not in installed.lower()

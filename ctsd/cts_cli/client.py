@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -23,6 +23,13 @@ class CtsError(Exception):
         super().__init__(f"{status}: {message}" if status else message)
         self.status = status
         self.message = message
+
+
+class UsageError(CtsError):
+    """The command line itself is wrong (exit status 2, like argparse's own errors)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
 
 
 def _kerberos_auth() -> Any:
@@ -68,6 +75,28 @@ class CtsClient:
     def put(self, path: str, json: Any = None) -> Any:
         return self._call("PUT", path, json=json)
 
+    def all_items(self, path: str, params: Any = None, limit: int = 0) -> list[Any]:
+        """The `items` of a paged list, following `meta.next`; at most `limit` (0: all)."""
+        items: list[Any] = []
+        page = self.get(path, params)
+        while True:
+            items.extend(page["items"])
+            if (limit and len(items) >= limit) or not page["meta"].get("next"):
+                return items[:limit] if limit else items
+            page = self.get(page["meta"]["next"])
+
+    def post_answer(self, path: str, json: Any, headers: dict[str, str]) -> tuple[Any, bool]:
+        """POST with extra headers: the answer's body, and whether the service says it
+        is a replay of an earlier answer (`Idempotent-Replayed: true`)."""
+        try:
+            response = self.session.post(self.url(path), json=json, headers=headers,
+                                         timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise CtsError(0, f"cannot reach {self.base_url}: {exc}") from exc
+        _raise_for_status(response)
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return response.json(), replayed
+
     def stream_lines(self, path: str, params: Any = None,
                      headers: dict[str, str] | None = None) -> Iterator[str]:
         """The lines of a long-lived text answer (Server-Sent Events), as they arrive."""
@@ -78,7 +107,8 @@ class CtsClient:
             raise CtsError(0, f"cannot reach {self.base_url}: {exc}") from exc
         with response:
             _raise_for_status(response)
-            yield from response.iter_lines(decode_unicode=True)
+            # Decoded: an event stream is UTF-8 text (text/event-stream; charset=utf-8).
+            yield from cast(Iterator[str], response.iter_lines(decode_unicode=True))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

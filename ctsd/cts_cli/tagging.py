@@ -8,7 +8,7 @@ from ctsd.cts_cli.client import CtsClient
 from ctsd.cts_cli.output import compose_line, print_json
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for action in ("tag", "untag"):
         parser = subparsers.add_parser(action, help=f"{action} a compose")
         parser.add_argument("compose_id")

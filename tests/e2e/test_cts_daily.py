@@ -122,7 +122,7 @@ def test_watch_starts_at_the_end_and_prints_summaries(server, tmp_path):
     xid, row = (int(part) for part in cursor.split(":"))
     assert (xid, row) > before  # nothing from before the watch started
     assert summary in (f"Compose {compose} was tagged with qa by anonymous",
-                       f"Compose {compose} was untagged from qa by anonymous"), summary
+                       f"Compose {compose} was untagged with qa by anonymous"), summary
 
     replay = ok(url, "watch", "--from-start", "--count", "2").splitlines()
     assert replay[0].endswith(f"Compose {compose} was created by anonymous")

@@ -1,52 +1,59 @@
 """Packaging for CTS, the Compose Tracking Service daemon (`ctsd`)."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
-    name="ctsd",
-    version="0.1.0",
-    description="Compose Tracking Service: compose IDs, tags, promotions and locations",
-    python_requires=">=3.11",
-    packages=find_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*", "schemas", "schemas.*"]),
+    # Name, version, licence and the rest of the metadata: pyproject.toml.
+    # Namespace-aware: the data folders (ctsd/api/static, the migrations) count as
+    # packages too, as setuptools expects for the files package_data names in them.
+    packages=find_namespace_packages(include=["ctsd", "ctsd.*", "handlers", "handlers.*",
+                                              "schemas", "schemas.*"],
+                                     exclude=["*.__pycache__"]),
     package_data={"ctsd": ["api/static/*", "db/migrations/*.py", "db/migrations/*.mako",
-                           "db/migrations/versions/*.py", "db/alembic.ini"]},
+                           "db/migrations/versions/*.py"]},
     install_requires=[
-        "aiohttp>=3.9",
-        "orjson>=3.9",
-        "uvloop>=0.19",
-        "sqlalchemy[asyncio]>=2.0",
-        "asyncpg>=0.29",
-        "aiosqlite>=0.20",
-        "psycopg2-binary>=2.9",
-        "alembic>=1.13",
-        "productmd>=1.38",
-        "fedora-messaging>=3.4",
-        "pika>=1.3",
+        "aiohttp>=3.9,<4",
+        # `ctsd serve --workers N`: gunicorn's arbiter with aiohttp's worker class.
+        "gunicorn>=23,<28",
+        "orjson>=3.9,<4",
+        "uvloop>=0.19,<1",
+        "sqlalchemy[asyncio]>=2.0,<3",
+        "asyncpg>=0.29,<1",
+        "aiosqlite>=0.20,<1",
+        "psycopg2-binary>=2.9,<3",
+        "alembic>=1.13,<2",
+        "productmd>=1.38,<2",
+        "fedora-messaging>=3.4,<4",
+        "pika>=1.3,<2",
         # AMQP 1.0 (UMB, ActiveMQ): the relay's and consumer's second transport.
-        "python-qpid-proton>=0.39",
-        "tenacity>=8",
+        "python-qpid-proton>=0.39,<1",
+        "tenacity>=8,<10",
         # The relay checks every outbox body against its schema: compiled validators.
-        "fastjsonschema>=2.19",
-        "prometheus-client>=0.20",
-        "swagger-ui-bundle>=1.1",
+        "fastjsonschema>=2.19,<3",
+        # ... and jsonschema explains a refused body (schemas/validation.py, consumer).
+        "jsonschema>=4.18,<5",
+        "prometheus-client>=0.20,<1",
+        "swagger-ui-bundle>=1.1,<2",
         # Authentication (ctsd.auth): OIDC token verification, LDAP groups, certificates.
-        "PyJWT[crypto]>=2.10",
-        "ldap3>=2.9",
-        "cryptography>=42",
-        "requests>=2.28",  # the `cts` user CLI (ctsd/cts_cli/)
+        "PyJWT[crypto]>=2.10,<3",
+        "ldap3>=2.9,<3",
+        "cryptography>=42,<51",
+        "requests>=2.28,<3",  # the `cts` user CLI (ctsd/cts_cli/)
         # Observability (ctsd/observability/): traces, JSON logs.
-        "opentelemetry-api>=1.30",
-        "opentelemetry-sdk>=1.30",
-        "opentelemetry-exporter-otlp-proto-http>=1.30",
-        "opentelemetry-instrumentation-aiohttp-server>=0.51b0",
-        "opentelemetry-instrumentation-sqlalchemy>=0.51b0",
-        "python-json-logger>=3.1",
+        "opentelemetry-api>=1.30,<2",
+        "opentelemetry-sdk>=1.30,<2",
+        "opentelemetry-exporter-otlp-proto-http>=1.30,<2",
+        "opentelemetry-instrumentation-aiohttp-server>=0.51b0,<1",
+        "opentelemetry-instrumentation-sqlalchemy>=0.51b0,<1",
+        "python-json-logger>=3.1,<5",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",
-                 "openapi-spec-validator>=0.7", "mypy>=1.10"],
+        "test": ["pytest>=8,<10", "pytest-asyncio>=0.23,<2", "pytest-aiohttp>=1.0,<2",
+                 "ruff>=0.5,<1", "openapi-spec-validator>=0.7,<1", "mypy>=1.10,<3",
+                 # tests/packaging: builds the sdist and wheel as a packager would.
+                 "build>=1,<2"],
         # `cts --kerberos`: SPNEGO through the front proxy; imported only when asked for.
-        "kerberos": ["requests-gssapi>=1.2"],
+        "kerberos": ["requests-gssapi>=1.2,<2"],
     },
     entry_points={
         "console_scripts": ["ctsd=ctsd.cli:main", "cts=ctsd.cts_cli.main:main"],

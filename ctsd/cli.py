@@ -8,9 +8,6 @@ import getpass
 import ipaddress
 import json
 import logging
-import multiprocessing
-import os
-import signal
 import ssl
 import sys
 from collections.abc import Sequence
@@ -26,14 +23,11 @@ from ctsd.bootstrap import open_write_path, relay_forever
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
+from ctsd.distribution import exit_on_top_level_clash
 from ctsd.observability.announce import announced, config_file_used
-from ctsd.observability.metrics_setup import (
-    prepare_multiprocess_metrics,
-    remove_multiprocess_metrics,
-    worker_exited,
-)
 from ctsd.observability.setup import setup_observability
 from ctsd.observability.tracing import TracingConfigError
+from ctsd.serving import serve_workers
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -95,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
+    exit_on_top_level_clash()
     try:
         settings = load_settings(args.config)
         setup_observability(settings)
@@ -150,33 +145,8 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
     if workers <= 1:
         _run_worker(settings, host, port, reuse_port=False)
         return 0
-    # Several processes accept on one port (SO_REUSEPORT); each has its own pool.
-    # Their metrics go to files one scrape merges (before the fork: workers inherit it).
-    metrics_dir = prepare_multiprocess_metrics()
-    processes = [multiprocessing.Process(target=_run_worker, args=(settings, host, port, True))
-                 for _ in range(workers)]
-    for process in processes:
-        process.start()
-    _stop_workers_with_parent(processes)
-    for process in processes:
-        process.join()
-        worker_exited(process.pid)
-    remove_multiprocess_metrics(metrics_dir)
-    return max(process.exitcode or 0 for process in processes)
-
-
-def _stop_workers_with_parent(processes: list[multiprocessing.Process]) -> None:
-    """systemd and scripts stop `ctsd serve` by sending SIGTERM to this process; without
-    this the workers would go on serving, orphaned. SIGTERM is passed on, and each worker
-    shuts down as usual (requests in flight finish, background tasks stop). Ctrl-C
-    reaches the workers from the terminal itself, so the parent only waits for them."""
-    def pass_on(signum: int, _frame: Any) -> None:
-        for process in processes:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signum)
-
-    signal.signal(signal.SIGTERM, pass_on)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # gunicorn with aiohttp's worker class: the parent binds once, workers inherit.
+    return serve_workers(settings, host, port, workers)
 
 
 def with_tls_options(settings: Settings, args: argparse.Namespace) -> Settings:

@@ -25,6 +25,13 @@ class CtsError(Exception):
         self.message = message
 
 
+class UsageError(CtsError):
+    """The command line itself is wrong (exit status 2, like argparse's own errors)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
 def _kerberos_auth() -> Any:
     # Optional extra (`pip install ctsd[kerberos]`): only users of --kerberos need GSSAPI
     # libraries on their machine, so it is imported here and not at module load.
@@ -67,6 +74,28 @@ class CtsClient:
 
     def put(self, path: str, json: Any = None) -> Any:
         return self._call("PUT", path, json=json)
+
+    def all_items(self, path: str, params: Any = None, limit: int = 0) -> list[Any]:
+        """The `items` of a paged list, following `meta.next`; at most `limit` (0: all)."""
+        items: list[Any] = []
+        page = self.get(path, params)
+        while True:
+            items.extend(page["items"])
+            if (limit and len(items) >= limit) or not page["meta"].get("next"):
+                return items[:limit] if limit else items
+            page = self.get(page["meta"]["next"])
+
+    def post_answer(self, path: str, json: Any, headers: dict[str, str]) -> tuple[Any, bool]:
+        """POST with extra headers: the answer's body, and whether the service says it
+        is a replay of an earlier answer (`Idempotent-Replayed: true`)."""
+        try:
+            response = self.session.post(self.url(path), json=json, headers=headers,
+                                         timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise CtsError(0, f"cannot reach {self.base_url}: {exc}") from exc
+        _raise_for_status(response)
+        replayed = response.headers.get("Idempotent-Replayed", "").lower() == "true"
+        return response.json(), replayed
 
     def stream_lines(self, path: str, params: Any = None,
                      headers: dict[str, str] | None = None) -> Iterator[str]:

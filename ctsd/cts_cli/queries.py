@@ -10,8 +10,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ctsd.cts_cli.client import CtsClient, CtsError
-from ctsd.cts_cli.output import compose_id, compose_line, print_json
+from ctsd.cts_cli.client import CtsClient, UsageError
+from ctsd.cts_cli.output import (
+    compose_id,
+    compose_state,
+    print_composes,
+    print_fields,
+    print_json,
+    print_table,
+)
 
 PAGE_SIZE = 100
 
@@ -32,9 +39,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     latest.add_argument("--json", action="store_true", help="print the representation")
     latest.set_defaults(func=latest_compose)
 
-    show = subparsers.add_parser("show", help="one compose (JSON)")
+    show = subparsers.add_parser("show", help="one compose")
     show.add_argument("compose_id")
     show.add_argument("--changes", action="store_true", help="its history instead")
+    show.add_argument("--json", action="store_true", help="print the representation")
     show.set_defaults(func=show_compose)
 
     near = subparsers.add_parser("neighbours", help="previous and next in the stream")
@@ -66,7 +74,7 @@ def filter_params(args: argparse.Namespace) -> list[tuple[str, str]]:
     for word in args.filters:
         field, equals, value = word.partition("=")
         if not equals or not field:
-            raise CtsError(0, f"filter {word!r} is not FIELD=VALUE")
+            raise UsageError(f"filter {word!r} is not FIELD=VALUE")
         params.append((field, value))
     params.extend(("tag", tag) for tag in args.tag)
     params.extend(("tag", f"-{tag}") for tag in args.without_tag)
@@ -90,8 +98,7 @@ def find_composes(client: CtsClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json(found)
     else:
-        for item in found:
-            print(compose_line(item))
+        print_composes(found)
     return 0
 
 
@@ -106,8 +113,38 @@ def latest_compose(client: CtsClient, args: argparse.Namespace) -> int:
 
 def show_compose(client: CtsClient, args: argparse.Namespace) -> int:
     suffix = "/changes/" if args.changes else ""
-    print_json(client.get(f"/api/1/composes/{args.compose_id}{suffix}"))
+    found = client.get(f"/api/1/composes/{args.compose_id}{suffix}")
+    if args.json:
+        print_json(found)
+    elif args.changes:
+        print_table(("time", "action", "user", "message", "user data"), (
+            [change.get("time") or "", change.get("action") or "", change.get("user") or "",
+             change.get("message") or "", change.get("user_data") or ""]
+            for change in found["changes"]))
+    else:
+        print_compose(found)
     return 0
+
+
+def print_compose(found: dict[str, Any]) -> None:
+    payload = found["compose_info"]["payload"]
+    compose, release = payload["compose"], payload["release"]
+    print_fields([
+        ("Compose", compose["id"]),
+        ("Release", f"{release['name']} {release['version']} ({release['short']})"),
+        ("Date", compose.get("date")),
+        ("Type", compose.get("type")),
+        ("Respin", compose.get("respin")),
+        ("State", compose_state(found)),
+        ("Tags", found.get("tags") or []),
+        ("Location", found.get("compose_url")),
+        ("Builder", found.get("builder")),
+        ("Parents", found.get("parents") or []),
+        ("Children", found.get("children") or []),
+        ("Respin of", found.get("respin_of")),
+        ("Respun by", found.get("respun_by") or []),
+        ("Removed", found.get("removed_reason") if found.get("removed") else None),
+    ])
 
 
 def compose_neighbours(client: CtsClient, args: argparse.Namespace) -> int:

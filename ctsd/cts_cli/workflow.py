@@ -9,7 +9,7 @@ import argparse
 from typing import Any
 
 from ctsd.cts_cli.client import CtsClient
-from ctsd.cts_cli.output import compose_line, print_json
+from ctsd.cts_cli.output import compose_line, print_fields, print_json
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="replace: tags that must be present first")
     gates.add_argument("--excludes", nargs="*", metavar="TAG",
                        help="replace: tags that must not be present")
+    _json_flag(gates)
     gates.set_defaults(func=tag_gates)
 
 
@@ -103,5 +104,9 @@ def tag_gates(client: CtsClient, args: argparse.Namespace) -> int:
             "requires": current["requires"] if args.requires is None else args.requires,
             "excludes": current["excludes"] if args.excludes is None else args.excludes,
         })
-    print_json(answer)
+    if args.json:
+        print_json(answer)
+    else:
+        print_fields([("Tag", args.tag), ("Requires", answer["requires"]),
+                      ("Excludes", answer["excludes"])])
     return 0

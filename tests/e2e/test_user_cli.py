@@ -63,12 +63,15 @@ def test_find_show_tag_untag_latest_and_lineage(server):
     assert ids[1] == "rhel-10.0-20250101.n.1"
     out = ok(url, "tag", ids[1], "qa-passed", "--user-data", "https://ticket/1")
     assert out.startswith(ids[1]) and "tags: qa-passed" in out
-    changes = json.loads(ok(url, "show", ids[1], "--changes"))["changes"]
+    changes = json.loads(ok(url, "show", ids[1], "--changes", "--json"))["changes"]
     assert changes[-1]["action"] == "tagged" and changes[-1]["user_data"] == "https://ticket/1"
-    assert json.loads(ok(url, "show", ids[1]))["tags"] == ["qa-passed"]
+    assert json.loads(ok(url, "show", ids[1], "--json"))["tags"] == ["qa-passed"]
 
-    assert ok(url, "find", "release_short=rhel", "--tag", "qa-passed").split()[0] == ids[1]
-    assert ok(url, "find", "--without-tag", "qa-passed").split("\n")[0].startswith(ids[2])
+    # A header line, then one row per compose.
+    found = ok(url, "find", "release_short=rhel", "--tag", "qa-passed").splitlines()
+    assert found[0].split() == ["ID", "DATE", "TYPE", "STATE", "TAGS", "LOCATION"]
+    assert [row.split()[0] for row in found[1:]] == [ids[1]]
+    assert ok(url, "find", "--without-tag", "qa-passed").splitlines()[1].startswith(ids[2])
     # One compose per page: `find` follows the keyset `next` links to the end.
     listed = json.loads(ok(url, "find", "--limit", "0", "--page-size", "1",
                            "--order-by=date", "--order-by=respin", "--json"))
@@ -83,16 +86,16 @@ def test_find_show_tag_untag_latest_and_lineage(server):
     assert f"respin_of   {ids[0]}" in ok(url, "lineage", ids[2])
 
     assert "tags: -" in ok(url, "untag", ids[1], "qa-passed")
-    assert json.loads(ok(url, "show", ids[1]))["tags"] == []
+    assert json.loads(ok(url, "show", ids[1], "--json"))["tags"] == []
 
 
 def test_errors_are_one_line_with_the_server_message_and_exit_1(server):
     url = server.base_url
     result = cts(url, "show", "nope-1.0-20250101.0")
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert result.stderr.strip() == "cts: error: 404: Compose nope-1.0-20250101.0 does not exist"
     result = cts(url, "latest", "release_short=none")
-    assert result.returncode == 1 and "No compose matches" in result.stderr
+    assert result.returncode == 3 and "No compose matches" in result.stderr
     result = cts(url, "find", "order_by=nope")
     assert result.returncode == 1 and "400" in result.stderr
     result = cts(f"http://127.0.0.1:{free_port()}", "show", "x")
@@ -104,11 +107,11 @@ def test_watch_prints_events_from_the_feed_and_the_live_stream(server):
     ids = seed(server)
     url = server.base_url
     polled = [json.loads(line) for line in
-              ok(url, "watch", "--poll", "--count", "3").splitlines()]
+              ok(url, "watch", "--poll", "--count", "3", "--from-start", "--json").splitlines()]
     assert [event["body"]["compose"]["compose_info"]["payload"]["compose"]["id"]
             for event in polled] == ids
     assert all(event["topic"].endswith("compose-created") for event in polled)
     # The live stream, continuing after the first event.
-    streamed = [json.loads(line) for line in
-                ok(url, "watch", "--count", "2", "--after", polled[0]["cursor"]).splitlines()]
+    streamed = [json.loads(line) for line in ok(
+        url, "watch", "--count", "2", "--after", polled[0]["cursor"], "--json").splitlines()]
     assert [event["cursor"] for event in streamed] == [e["cursor"] for e in polled[1:]]

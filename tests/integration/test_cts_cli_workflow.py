@@ -23,7 +23,8 @@ async def test_request_promote_reject_withdraw_remove_and_gates(client, capsys):
     await import_compose(client)
     await create_tag(client, "qa-passed")
     await create_tag(client, "nightly")
-    code, out, _ = await cts(client, capsys, "gates", "nightly", "--requires", "qa-passed")
+    code, out, _ = await cts(client, capsys, "gates", "nightly", "--requires", "qa-passed",
+                             "--json")
     assert code == 0 and json.loads(out) == {"requires": ["qa-passed"], "excludes": []}
     code, out, _ = await cts(client, capsys, "request", COMPOSE_ID, "nightly",
                              "--reason", "best")
@@ -38,5 +39,5 @@ async def test_request_promote_reject_withdraw_remove_and_gates(client, capsys):
     assert code == 0 and out.strip().endswith("withdrawn by anonymous")
     code, out, _ = await cts(client, capsys, "remove", COMPOSE_ID, "--reason", "gone")
     assert code == 0 and "[removed]" in out
-    code, out, _ = await cts(client, capsys, "gates", "nightly", "--excludes")
+    code, out, _ = await cts(client, capsys, "gates", "nightly", "--excludes", "--json")
     assert json.loads(out) == {"requires": ["qa-passed"], "excludes": []}

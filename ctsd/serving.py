@@ -1,0 +1,146 @@
+"""`ctsd serve --workers N`: several processes run by gunicorn with aiohttp's worker.
+
+gunicorn's arbiter (this process) binds the port once, without SO_REUSEPORT, and forks
+the workers, which inherit the listening socket: a second instance on the same port
+fails at start-up instead of silently sharing it. Signals are gunicorn's: SIGTERM stops
+gracefully (requests in flight finish within the graceful timeout), SIGINT/SIGQUIT stop
+at once, SIGHUP starts fresh workers (TLS files are read again) and then retires the
+old ones, TTIN/TTOU add or remove a worker.
+
+Extension points for the parent process (e.g. prometheus-client's multiprocess mode):
+`CtsGunicornApplication.on_starting` runs once before any worker is forked, and
+`CtsGunicornApplication.child_exit` runs in the parent each time a worker has exited.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.worker import GunicornUVLoopWebWorker
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+
+from ctsd.api.app import create_app
+from ctsd.api.keys import SETTINGS
+from ctsd.auth.tls import server_ssl_context
+from ctsd.config import Settings
+from ctsd.observability.metrics_setup import (
+    prepare_multiprocess_metrics,
+    remove_multiprocess_metrics,
+    worker_exited,
+)
+
+log = logging.getLogger("ctsd")
+
+# aiohttp lets requests in flight finish for 95 % of it on SIGTERM; systemd's
+# TimeoutStopSec (30 s in systemd/ctsd.service) must stay above it.
+GRACEFUL_TIMEOUT_SECONDS = 25
+
+
+class CtsWebWorker(GunicornUVLoopWebWorker):
+    """aiohttp's uvloop worker, serving TLS with ctsd's own context (TLS 1.2 at least,
+    optional client certificates against tls_client_ca) instead of one built from
+    gunicorn's ssl_* settings."""
+
+    def _create_ssl_context(self, cfg: Any) -> ssl.SSLContext | None:  # type: ignore[override]
+        app: web.Application = self.wsgi
+        return server_ssl_context(app[SETTINGS])
+
+
+class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured in code from ctsd's Settings; no gunicorn.conf.py is read."""
+
+    def __init__(self, settings: Settings, host: str, port: int, workers: int) -> None:
+        self.settings = settings
+        self.address = (host, port)
+        self.workers = workers
+        self._forked = 0
+        self._metrics_dir: Path | None = None
+        super().__init__(prog="ctsd serve")
+
+    def load_config(self) -> None:
+        host, port = self.address
+        options: dict[str, Any] = {
+            "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+            "workers": self.workers,
+            "worker_class": CtsWebWorker,
+            "reuse_port": False,
+            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+            # The default control socket is one path per user ($XDG_RUNTIME_DIR):
+            # two instances would fight over it. ctsd is driven by signals.
+            "control_socket_disable": True,
+            "on_starting": self.on_starting,
+            "pre_fork": self.pre_fork,
+            "child_exit": self.child_exit,
+            "on_exit": self.on_exit,
+        }
+        if self.settings.tls_cert:
+            # Makes the worker serve TLS; the context itself is CtsWebWorker's.
+            options["certfile"] = self.settings.tls_cert
+            options["keyfile"] = self.settings.tls_key
+        for name, value in options.items():
+            if name in self.cfg.settings:  # older gunicorn: no control socket setting
+                self.cfg.set(name, value)
+
+    def load(self) -> web.Application:
+        """Runs in each worker after the fork: its own engines, pools and tasks."""
+        return create_app(self.settings)
+
+    def on_starting(self, arbiter: Any) -> None:
+        """In the parent, once, before the first worker is forked: the workers' metrics
+        go to files that every scrape merges, so the directory must exist before them."""
+        log.info("starting %d workers", self.workers)
+        self._metrics_dir = prepare_multiprocess_metrics()
+
+    def pre_fork(self, arbiter: Any, worker: Any) -> None:
+        """In the parent, before each fork. The start-up line (the same as single-process
+        `ctsd serve`'s, which scripts and tests wait for) comes with the last of the
+        first workers, so that once it has printed and the port answers, every worker
+        exists."""
+        self._forked += 1
+        if self._forked == self.workers:
+            host, port = self.address
+            scheme = "https" if self.settings.tls_cert else "http"
+            log.info("Running on %s://%s:%s (%d workers)", scheme, host, port, self.workers)
+
+    def child_exit(self, arbiter: Any, worker: Any) -> None:
+        """In the parent, each time a worker process has exited (stopped or crashed)."""
+        log.info("worker %s exited", worker.pid)
+        worker_exited(worker.pid)  # its live gauges leave the merged scrape
+
+    def on_exit(self, arbiter: Any) -> None:
+        """In the parent, once, as gunicorn stops."""
+        if self._metrics_dir is not None:
+            remove_multiprocess_metrics(self._metrics_dir)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError (EADDRINUSE) when something listens on host:port already.
+
+    gunicorn would retry for five seconds and then report "Can't connect"; checking
+    first gives the same one-line error as single-process `ctsd serve`, at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Serve with `workers` processes until stopped; the exit status of gunicorn."""
+    try:
+        check_port_free(host, port)
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
+        return 1
+    try:
+        CtsGunicornApplication(settings, host, port, workers).run()
+    except SystemExit as exc:  # the arbiter ends with sys.exit(status)
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

@@ -53,6 +53,8 @@ class Settings:
     http_port: int = 5005
     http_workers: int = 1
     max_body_bytes: int = 1024 * 1024
+    # PUT /api/1/composes/{id}/rpms|images and the automatic fetch (after gunzip).
+    contents_max_bytes: int = 100 * 1024 * 1024
     per_page_default: int = 10
     per_page_max: int = 100
     trusted_proxies: frozenset[str] = frozenset()
@@ -150,6 +152,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
         (http, "tls_cert", "tls_cert"), (http, "tls_key", "tls_key"),
         (http, "tls_client_ca", "tls_client_ca"),
+        (http, "contents_max_bytes", "contents_max_bytes"),
         (msg, "topic_prefix", "topic_prefix"), (msg, "amqp_url", "amqp_url"),
         (msg, "publish_exchange", "publish_exchange"),
         (msg, "outbox_retention_days", "outbox_retention_days"),

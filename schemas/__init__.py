@@ -17,6 +17,7 @@ from schemas.published import (
     ComposeTaggedV1,
     ComposeUntaggedV1,
 )
+from schemas.published_contents import ComposeContentsImportedV1
 from schemas.published_workflow import (
     ComposePromotedV1,
     ComposePromotionRejectedV1,
@@ -48,6 +49,7 @@ PUBLISHED_BY_EVENT: dict[str, type[ComposeMessage]] = {
     "compose-promotion-withdrawn": ComposePromotionWithdrawnV1,
     "compose-promotion-reminder": ComposePromotionReminderV1,
     "compose-removal-requested": ComposeRemovalRequestedV1,
+    "compose-contents-imported": ComposeContentsImportedV1,
 }
 
 # Entry point names, kept equal to setup.py's (a unit test compares them). The relay
@@ -65,6 +67,7 @@ SCHEMA_NAMES: dict[type[Message], str] = {
     ComposePromotionWithdrawnV1: "cts.compose.promotion_withdrawn",
     ComposePromotionReminderV1: "cts.compose.promotion_reminder",
     ComposeRemovalRequestedV1: "cts.compose.removal_requested",
+    ComposeContentsImportedV1: "cts.compose.contents_imported",
     # Requests CTS accepts on the bus (schemas.requests).
     ImportRequestV1: "cts.request.import",
     TagRequestV1: "cts.request.tag",

@@ -7,7 +7,18 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ctsd.api import composes, event_stream, events, health, listing, meta, queries, tags
+from ctsd.api import (
+    composes,
+    contents,
+    contents_upload,
+    event_stream,
+    events,
+    health,
+    listing,
+    meta,
+    queries,
+    tags,
+)
 from ctsd.api import workflow as workflow_views
 from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
@@ -64,6 +75,14 @@ ROUTES = [
     ("GET", "/api/1/composes/{compose_id}/locations/", workflow_views.compose_locations_view),
     ("GET", "/api/1/tags/{tag}/gates", workflow_views.get_tag_gates),
     ("PUT", "/api/1/tags/{tag}/gates", workflow_views.put_tag_gates),
+    # Contents (issue #12).
+    ("PUT", "/api/1/composes/{compose_id}/rpms", contents_upload.put_rpms),
+    ("PUT", "/api/1/composes/{compose_id}/images", contents_upload.put_images),
+    ("GET", "/api/1/composes/{compose_id}/rpms/", contents.compose_rpms),
+    ("GET", "/api/1/composes/{compose_id}/images/", contents.compose_images),
+    ("GET", "/api/1/composes/{compose_id}/contents/", contents.compose_contents),
+    ("GET", "/api/1/composes/{compose_id}/diff/{other_id}", contents.compose_diff),
+    ("GET", "/api/1/rpms/{name}/", contents.rpm_history),
     ("GET", "/api/1/events/", events.list_events),
     ("GET", "/api/1/events/stream", event_stream.stream_events),
     ("GET", "/health/live", health.live),

@@ -16,6 +16,7 @@ from ctsd.api import filters, keyset_listing
 from ctsd.api.filters import COMPOSE_FIELDS, TAG_FIELDS
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, PageRequest, envelope, page_request
+from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.representation import REPRESENTATION_ROWS, represent_rows
 from ctsd.db.tables import composes, tag_permissions, tags
 from ctsd.jsonio import json_response
@@ -23,10 +24,12 @@ from ctsd.jsonio import json_response
 _COMPOSE_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
     "date_before", "date_after", "tag", "removed", "order_by", "cursor", *PAGE_PARAMETERS,
+    *CONTENTS_FILTERS,
 })
 _COMPOSE_HELP = (
     f"Filters are {', '.join(COMPOSE_FIELDS)} (each also with "
-    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after, tag and removed; "
+    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after, tag, removed, "
+    f"{', '.join(CONTENTS_FILTERS)}; "
     "then order_by, page and per_page (or cursor and per_page)."
 )
 _TAG_PARAMETERS = frozenset({*TAG_FIELDS, "order_by", *PAGE_PARAMETERS})

@@ -16,12 +16,13 @@ from ctsd.api import filters
 from ctsd.api.filters import COMPOSE_FIELDS
 from ctsd.api.keys import READ_ENGINE
 from ctsd.db import compose_queries
+from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.jsonio import json_response
 from handlers.errors import NotFound
 
 FILTER_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
-    "date_before", "date_after", "tag", "removed",
+    "date_before", "date_after", "tag", "removed", *CONTENTS_FILTERS,
 })
 _FILTER_HELP = (
     "Filters are those of GET /api/1/composes/ (each field, with _contains, _startswith "

@@ -291,3 +291,7 @@ __all__ = [
     "tag_permissions",
     "tags",
 ]
+
+# The contents tables (issue #12) live in their own module on this same metadata;
+# importing it here makes `metadata` complete for whoever imports this module.
+from ctsd.db import contents_tables  # noqa: E402, F401

@@ -20,6 +20,11 @@ from ctsd.auth.settings import (
     parse_backends,
     validate_auth,
 )
+from ctsd.contents_fetch.settings import (
+    ContentsConfigError,
+    ContentsFetchSettings,
+    parse_contents,
+)
 from ctsd.workflow_config import WorkflowConfigError, WorkflowSettings, parse_workflow
 
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
@@ -88,6 +93,8 @@ class Settings:
     translate_paths: tuple[tuple[str, str], ...] = ()
     # Promotion ladder, reminders, expiry ([workflow], ctsd/workflow_config.py).
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
+    # The automatic fetch of compose contents ([contents], ctsd/contents_fetch/).
+    contents: ContentsFetchSettings = field(default_factory=ContentsFetchSettings)
 
     @property
     def async_database_url(self) -> str:
@@ -137,7 +144,7 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging", "consumer", "workflow"}
+    known = {"database", "http", "auth", "messaging", "consumer", "workflow", "contents"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -166,6 +173,10 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     try:
         values["workflow"] = parse_workflow(_table(raw, "workflow"))
     except WorkflowConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        values["contents"] = parse_contents(_table(raw, "contents"))
+    except (ContentsConfigError, TypeError) as exc:
         raise ConfigError(str(exc)) from exc
     values.update(_auth_settings(auth))
     values["admins"] = Principals.from_toml(auth.get("admins"), "[auth.admins]")

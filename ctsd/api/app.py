@@ -25,6 +25,7 @@ from ctsd.api.errors import error_middleware, reject_nul_middleware
 from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.auth.chain import authenticator_from
 from ctsd.config import Settings
+from ctsd.contents_fetch.worker import contents_fetch_cleanup_ctx
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx
@@ -108,6 +109,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(event_stream.event_streams_ctx)
     # Stale promotion reminders and the expiry policy ([workflow]); uses app[BUS].
     app.cleanup_ctx.append(workflow_cleanup_ctx(settings))
+    # Fetches queued compose contents (issue #12); uses app[BUS].
+    app.cleanup_ctx.append(contents_fetch_cleanup_ctx(settings))
     app.on_shutdown.append(event_stream.end_event_streams)
     app[health.BROKER_PROBE] = health.BrokerProbe(settings.amqp_url)
     for method, path, view in ROUTES:

@@ -1,4 +1,8 @@
-"""Downloading `<compose url>/metadata/<name>.json` with a timeout and a size limit."""
+"""Downloading a compose's metadata file with a timeout and a size limit.
+
+compose_url is the compose's top directory (what Pungi's set_url stores; Pungi's own
+`location` is `<top>/compose`), so the files are at `<compose_url>/compose/metadata/`.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ class FetchError(Exception):
 
 async def fetch_metadata(session: aiohttp.ClientSession, compose_url: str, name: str,
                          limit: int, *, optional: bool = False) -> dict[str, Any] | None:
-    """The parsed JSON of metadata/<name>; None if `optional` and the server has none.
+    """The parsed JSON of compose/metadata/<name>; None if `optional` and it is absent.
 
     aiohttp inflates a gzip-encoded answer as it streams; the limit counts inflated
     bytes, so a bomb stops at the limit too.
     """
-    url = f"{compose_url.rstrip('/')}/metadata/{name}"
+    url = f"{compose_url.rstrip('/')}/compose/metadata/{name}"
     try:
         async with session.get(url) as response:
             if response.status == 404 and optional:

@@ -36,7 +36,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def tree() -> AsyncIterator[dict[str, Any]]:
-    """A compose tree over HTTP: metadata/rpms.json (gzip-encoded) and images.json."""
+    """A compose tree over HTTP: compose/metadata/rpms.json (gzip-encoded) and
+    images.json, under the compose URL <server>/tree."""
     state: dict[str, Any] = {"rpms": rpms_document(CID, [
         package("BaseOS", "x86_64", "glibc", "2.40-7.fc42")]),
         "images": images_document(CID, [("BaseOS", "x86_64", "dvd", "iso")])}
@@ -49,13 +50,13 @@ async def tree() -> AsyncIterator[dict[str, Any]]:
                             headers={"Content-Encoding": "gzip"})
 
     app = web.Application()
-    app.router.add_get("/compose/metadata/{name}.json", serve)
+    app.router.add_get("/tree/compose/metadata/{name}.json", serve)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    state["url"] = f"http://127.0.0.1:{port}/compose"
+    state["url"] = f"http://127.0.0.1:{port}/tree"
     yield state
     await runner.cleanup()
 

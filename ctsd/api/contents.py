@@ -11,6 +11,7 @@ from ctsd.api.filters import COMPOSE_FIELDS
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, envelope, page_request
 from ctsd.db import contents_diff, contents_history, contents_queries
+from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.contents_queries import SetFilter
 from ctsd.jsonio import json_response
 from handlers.contents_parse import CATEGORIES
@@ -20,7 +21,7 @@ _RPM_PARAMETERS = frozenset({"variant", "arch", "name", "category", *PAGE_PARAME
 _IMAGE_PARAMETERS = frozenset({"variant", "arch", "type", "format", *PAGE_PARAMETERS})
 _HISTORY_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
-    "date_before", "date_after", "tag", "removed",
+    "date_before", "date_after", "tag", "removed", *CONTENTS_FILTERS,
 })
 
 

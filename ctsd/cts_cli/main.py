@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ctsd.cts_cli.tagging",
     "ctsd.cts_cli.watch",
     "ctsd.cts_cli.workflow",
+    "ctsd.cts_cli.contents",
 )
 
 

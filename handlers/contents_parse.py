@@ -158,7 +158,7 @@ def _rpm_entry(variant: str, arch: str, srpm: Nevra, rpm_text: str, data: Any) -
         raise InvalidInput(f"{where}: path must be a relative path")
     if sigkey is not None and (not isinstance(sigkey, str) or len(sigkey) > _MAX_SIGKEY):
         raise InvalidInput(f"{where}: sigkey must be a key id string or null")
-    return RpmEntry(variant, arch, category, rpm, srpm,
+    return RpmEntry(variant, arch, str(category), rpm, srpm,
                     sigkey.lower() if sigkey else None, path)
 
 

@@ -59,23 +59,23 @@ def _upload(kind: str, productmd_class: str) -> JSON:
 
 
 def contents_paths(paging: list[JSON], filters: list[JSON]) -> JSON:
-    page = {"type": "object", "required": ["items", "meta"],
-            "properties": {"meta": {"type": "object"}}}
+    def page(items: JSON) -> JSON:
+        return {"type": "object", "required": ["items", "meta"],
+                "properties": {"meta": {"type": "object"},
+                               "items": {"type": "array", "items": items}}}
     return {
         "/api/1/composes/{compose_id}/rpms": _upload("rpms", "productmd.rpms.Rpms"),
         "/api/1/composes/{compose_id}/images": _upload("images", "productmd.images.Images"),
         "/api/1/composes/{compose_id}/rpms/": {"parameters": _path("compose_id"), "get": _op(
-            "The compose's RPM entries by variant, arch, category, name", {**page, "properties": {
-                **page["properties"], "items": {"type": "array", "items": ref("RpmEntry")}}},
+            "The compose's RPM entries by variant, arch, category, name", page(ref("RpmEntry")),
             400, 404, operationId="composeRpms", parameters=[
                 _query("variant", "Variant UID"), _query("arch", "Compose architecture"),
                 _query("name", "RPM name"),
                 _query("category", "binary, debug or source",
                        {"type": "string", "enum": ["binary", "debug", "source"]}), *paging])},
         "/api/1/composes/{compose_id}/images/": {"parameters": _path("compose_id"), "get": _op(
-            "The compose's images (productmd Image fields plus variant)", {**page,
-                "properties": {**page["properties"],
-                               "items": {"type": "array", "items": {"type": "object"}}}},
+            "The compose's images (productmd Image fields plus variant)",
+            page({"type": "object"}),
             400, 404, operationId="composeImages", parameters=[
                 _query("variant", "Variant UID"), _query("arch", "Compose architecture"),
                 _query("type", "Image type (dvd, boot, qcow2, ...)"),

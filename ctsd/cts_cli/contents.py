@@ -19,7 +19,7 @@ _BUILD_KINDS = {"nvr": "rpm_nvr", "nevra": "rpm_nevra", "name": "rpm_name",
                 "srpm": "srpm_nvr"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     contains = subparsers.add_parser("contains", help="composes containing an RPM build")
     contains.add_argument("build", help="N-V-R (or, with --by, N-E:V-R.A, a name, an SRPM)")
     contains.add_argument("--by", choices=sorted(_BUILD_KINDS), default="nvr",

@@ -31,7 +31,7 @@ async def rpm_sets(conn: AsyncConnection, compose_pk: int) -> dict[Place, set[in
 
 async def _require_rpms(conn: AsyncConnection, compose_pk: int, compose_id: str) -> None:
     c = compose_contents.c
-    found = (await conn.execute(select(c.count).where(
+    found = (await conn.execute(select(c.kind).where(
         c.compose_pk == compose_pk, c.kind == "rpms"))).first()
     if found is None:
         raise NotFound(f"Compose {compose_id} has no RPM contents imported")

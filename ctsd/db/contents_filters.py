@@ -10,9 +10,9 @@ JSON arrays with json_each, which is fine at the embedded default's scale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from multidict import MultiMapping
 from sqlalchemy import ColumnElement, Integer, exists, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -79,6 +79,7 @@ def sets_containing(conditions: list[Condition], dialect: str) -> Any:
     """SELECT compose_pk of the rpm sets holding any rpm matching `conditions`."""
     ids = select(rpms.c.id).where(*conditions)
     sets = compose_rpm_sets
+    holds: ColumnElement[Any]
     if dialect == "postgresql":
         holds = sets.c.rpm_ids.op("&&")(ArrayOf(ids))
     else:
@@ -87,7 +88,7 @@ def sets_containing(conditions: list[Condition], dialect: str) -> Any:
     return select(sets.c.compose_pk).where(holds)
 
 
-def contents_conditions(query: Mapping[str, str] | Any, dialect: str) -> list[Condition]:
+def contents_conditions(query: MultiMapping[str], dialect: str) -> list[Condition]:
     """Every contents filter of the compose list, ANDed (repeated parameters too)."""
     conditions: list[Condition] = []
     for key in RPM_FILTERS:
@@ -99,7 +100,7 @@ def contents_conditions(query: Mapping[str, str] | Any, dialect: str) -> list[Co
     return conditions
 
 
-def _variant_arch_conditions(query: Any) -> list[Condition]:
+def _variant_arch_conditions(query: MultiMapping[str]) -> list[Condition]:
     """variant=V: composes with variant V; arch=A: with arch A in some variant; both
     given once: variant V has arch A."""
     variants = [value for value in query.getall("variant", []) if value]

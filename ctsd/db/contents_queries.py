@@ -75,19 +75,19 @@ async def rpms_page(conn: AsyncConnection, compose_pk: int, wanted: SetFilter,
         members = [(row.variant, row.arch, row.category, rpm_id) for row in rows
                    for rpm_id in decode_ids(row.rpm_ids) if rpm_id in named]
         return len(members), await _items(conn, members[offset:offset + limit])
-    counts = (await conn.execute(select(*order, s.count)
+    counts = (await conn.execute(select(*order, s.count.label("entries"))
                                  .where(*_set_conditions(compose_pk, wanted))
                                  .order_by(*order))).all()
-    total = sum(row.count for row in counts)
+    total = sum(row.entries for row in counts)
     members = []
     skip = offset
     for row in counts:
         if len(members) >= limit:
             break
-        if skip >= row.count:
-            skip -= row.count
+        if skip >= row.entries:
+            skip -= row.entries
             continue
-        take = min(row.count - skip, limit - len(members))
+        take = min(row.entries - skip, limit - len(members))
         ids = await _slice(conn, compose_pk, row, skip, take)
         members.extend((row.variant, row.arch, row.category, rpm_id) for rpm_id in ids)
         skip = 0
@@ -141,10 +141,11 @@ async def images_page(conn: AsyncConnection, compose_pk: int, filters: dict[str,
 async def contents_summary(conn: AsyncConnection, compose_pk: int) -> dict[str, Any]:
     """What was imported (per kind) and the state of the automatic fetch."""
     summary: dict[str, Any] = {"rpms": None, "images": None, "fetch": None}
-    for row in await conn.execute(select(compose_contents)
-                                  .where(compose_contents.c.compose_pk == compose_pk)):
-        summary[row.kind] = {"count": row.count, "digest": row.digest,
-                             "imported_at": row.imported_at, "imported_by": row.imported_by}
+    for row in (await conn.execute(select(compose_contents).where(
+            compose_contents.c.compose_pk == compose_pk))).mappings():
+        summary[row["kind"]] = {"count": row["count"], "digest": row["digest"],
+                                "imported_at": row["imported_at"],
+                                "imported_by": row["imported_by"]}
     job = (await conn.execute(select(contents_fetch_jobs).where(
         contents_fetch_jobs.c.compose_pk == compose_pk))).first()
     if job is not None:

@@ -11,8 +11,8 @@ import argparse
 from typing import Any
 
 from ctsd.cts_cli.client import CtsClient
-from ctsd.cts_cli.output import compose_line, print_json
-from ctsd.cts_cli.queries import filter_params
+from ctsd.cts_cli.output import print_json
+from ctsd.cts_cli.queries import find_composes
 
 PAGE_SIZE = 100
 _BUILD_KINDS = {"nvr": "rpm_nvr", "nevra": "rpm_nevra", "name": "rpm_name",
@@ -49,26 +49,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff.set_defaults(func=compose_diff)
 
 
-def _all_pages(client: CtsClient, path: str, params: list[tuple[str, str]],
-               limit: int = 0) -> list[Any]:
+def _all_pages(client: CtsClient, path: str, params: list[tuple[str, str]]) -> list[Any]:
     found: list[Any] = []
     page = client.get(path, [*params, ("per_page", str(PAGE_SIZE))])
     while True:
         found.extend(page["items"])
-        if (limit and len(found) >= limit) or not page["meta"]["next"]:
-            return found[:limit] if limit else found
+        if not page["meta"]["next"]:
+            return found
         page = client.get(page["meta"]["next"])
 
 
 def composes_containing(client: CtsClient, args: argparse.Namespace) -> int:
-    params = [(_BUILD_KINDS[args.by], args.build), *filter_params(args), ("cursor", "")]
-    found = _all_pages(client, "/api/1/composes/", params, args.limit)
-    if args.json:
-        print_json(found)
-    else:
-        for item in found:
-            print(compose_line(item))
-    return 0
+    # `cts find` with the build as one more filter word: same paging and output.
+    args.filters = [f"{_BUILD_KINDS[args.by]}={args.build}", *args.filters]
+    args.order_by, args.page_size = [], PAGE_SIZE
+    return find_composes(client, args)
 
 
 def compose_rpms(client: CtsClient, args: argparse.Namespace) -> int:

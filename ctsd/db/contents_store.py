@@ -103,7 +103,9 @@ class SqlContentsStore:
         """The `rpms` id of every entry, inserting the entries never seen before."""
         wanted = dict(zip(digests, entries, strict=True))
         found = await self._existing_ids(list(wanted))
-        missing = [digest for digest in wanted if digest not in found]
+        # Sorted: concurrent imports then insert shared new rows in one order, so they
+        # queue on each other's unique keys instead of deadlocking.
+        missing = sorted(digest for digest in wanted if digest not in found)
         if missing:
             insert = (insert_for(self._dialect)(rpms).on_conflict_do_nothing()
                       .returning(rpms.c.digest, rpms.c.id))

@@ -216,3 +216,18 @@ async def test_two_gigabyte_body_is_refused_without_reading_it(client, database_
 async def test_unknown_compose_is_404(client):
     response = await client.put(f"/api/1/composes/{CID}/rpms", json=rpms_document(CID, PACKAGES))
     assert response.status == 404
+
+
+async def test_concurrent_imports_share_new_rows(client, database_url):
+    # Two nightlies with the same (new) packages imported at once: both succeed and
+    # the shared entries are stored once.
+    second = "rhel-10.0-20250101.n.1"
+    await nightly(client)
+    await _post(client, compose_info("rhel", "10.0", "20250101", type_="nightly"))
+    many = [package("BaseOS", "x86_64", f"pkg{i}", "1.0-1") for i in range(300)]
+    answers = await asyncio.gather(*(
+        client.put(f"/api/1/composes/{cid}/rpms", json=rpms_document(cid, many))
+        for cid in (CID, second)))
+    assert [answer.status for answer in answers] == [200, 200]
+    assert stored(database_url)["rpms"] == 600
+    assert stored(database_url)["compose_contents"] == 2

@@ -4,12 +4,15 @@ ctsd.db.contents_queries / contents_diff / contents_history."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 
 from ctsd.api import filters
 from ctsd.api.filters import COMPOSE_FIELDS
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, envelope, page_request
+from ctsd.api.timeformat import iso_utc
 from ctsd.db import contents_diff, contents_history, contents_queries
 from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.contents_queries import SetFilter
@@ -60,6 +63,10 @@ async def compose_contents(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
         pk = await contents_queries.compose_pk_of(conn, request.match_info["compose_id"])
         summary = await contents_queries.contents_summary(conn, pk)
+    for part in summary.values():
+        for key, value in (part or {}).items():
+            if isinstance(value, datetime):
+                part[key] = iso_utc(value)  # the Z form of every other answer
     return json_response({"compose_id": request.match_info["compose_id"], **summary})
 
 

@@ -194,6 +194,7 @@ async def test_contents_summary(client):
     n0, *_ = await seed(client)
     summary = await get(client, f"/api/1/composes/{n0}/contents/")
     assert summary["rpms"]["count"] == 9 and summary["images"]["count"] == 1
+    assert summary["rpms"]["imported_at"].endswith("Z")
     assert summary["fetch"] is None
 
 

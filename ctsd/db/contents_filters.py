@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from multidict import MultiMapping
-from sqlalchemy import ColumnElement, Integer, exists, func, select
+from sqlalchemy import ColumnElement, Integer, any_, exists, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement as _Element
@@ -88,14 +88,27 @@ def sets_containing(conditions: list[Condition], dialect: str) -> Any:
     return select(sets.c.compose_pk).where(holds)
 
 
+def composes_containing(conditions: list[Condition], dialect: str) -> Condition:
+    """composes.pk is one of the composes holding an rpm matching `conditions`.
+
+    On PostgreSQL as `pk = ANY(ARRAY(SELECT compose_pk ...))`: the inner query runs
+    once, on its own, where the planner does use the GIN index. Written as `pk IN
+    (SELECT ...)` the planner may instead probe every candidate compose's arrays one by
+    one (seen: 2.8 s at 2,000 composes, against 4 ms this way).
+    """
+    matching = sets_containing(conditions, dialect)
+    if dialect == "postgresql":
+        return composes.c.pk == any_(ArrayOf(matching))
+    return composes.c.pk.in_(matching)
+
+
 def contents_conditions(query: MultiMapping[str], dialect: str) -> list[Condition]:
     """Every contents filter of the compose list, ANDed (repeated parameters too)."""
     conditions: list[Condition] = []
     for key in RPM_FILTERS:
         for value in query.getall(key, []):
             if value:
-                matching = sets_containing(rpm_id_conditions(key, value), dialect)
-                conditions.append(composes.c.pk.in_(matching))
+                conditions.append(composes_containing(rpm_id_conditions(key, value), dialect))
     conditions.extend(_variant_arch_conditions(query))
     return conditions
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.contents_diff import sort_by_evr
-from ctsd.db.contents_filters import sets_containing
+from ctsd.db.contents_filters import composes_containing
 from ctsd.db.contents_tables import rpms
 from ctsd.db.tables import composes
 from handlers.evr import format_evr
@@ -28,9 +28,9 @@ async def package_history(conn: AsyncConnection, name: str,
         .group_by(r.epoch, r.version, r.release).limit(MAX_VERSIONS))).all()
     found = []
     for epoch, version, release in versions:
-        matching = sets_containing([r.name == name, r.epoch == epoch, r.version == version,
-                                    r.release == release], conn.dialect.name)
-        carried = [composes.c.pk.in_(matching), *conditions]
+        carried = [composes_containing([r.name == name, r.epoch == epoch,
+                                        r.version == version, r.release == release],
+                                       conn.dialect.name), *conditions]
         first = await _edge(conn, carried, newest=False)
         if first is None:
             continue

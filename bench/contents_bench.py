@@ -62,11 +62,15 @@ def calibrate() -> float | None:
     return None
 
 
-def seed(conn: Any, total: int) -> tuple[Seeder, list[Stream], dict[int, list[str]]]:
-    """`total` nightlies over the streams (consecutive days), tag 'removed' on a tenth."""
+def seed(conn: Any, total: int, *,
+         write: bool = True) -> tuple[Seeder, list[Stream], dict[int, list[str]]]:
+    """`total` nightlies over the streams (consecutive days), tag 'removed' on a tenth.
+    write=False replays the same (deterministic) streams in memory only, for --reuse."""
     seeder, streams, ids = Seeder(), [], {}
     per_stream = max(total // len(STREAMS), 1)
     cur = conn.cursor()
+    if not write:
+        return _replay(seeder, per_stream)
     cur.execute("INSERT INTO tags (name, description, documentation) VALUES "
                 "('removed', 'bench', 'bench') RETURNING id")
     removed_tag = cur.fetchone()[0]
@@ -91,9 +95,27 @@ def seed(conn: Any, total: int) -> tuple[Seeder, list[Stream], dict[int, list[st
     return seeder, streams, ids
 
 
+def _replay(seeder: Seeder, per_stream: int) -> tuple[Seeder, list[Stream],
+                                                    dict[int, list[str]]]:
+    streams, ids = [], {}
+    for number, (short, version, dist) in enumerate(STREAMS):
+        stream = seeder.new_stream(short, version, dist, seed=number)
+        ids[number] = []
+        for day in range(per_stream):
+            if day:
+                seeder.next_nightly(stream)
+            ids[number].append(compose_row(stream, _date(day))[0])
+            seeder.take_rpm_rows()
+        streams.append(stream)
+    return seeder, streams, ids
+
+
+def _date(day: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(1735689600 + day * 86400))
+
+
 def _insert_compose(cur: Any, stream: Stream, day: int) -> tuple[int, str]:
-    date = time.strftime("%Y%m%d", time.gmtime(1735689600 + day * 86400))
-    compose_id, columns, info = compose_row(stream, date)
+    compose_id, columns, info = compose_row(stream, _date(day))
     values = {**columns, "builder": "bench", "compose_info": info}
     names = ", ".join(values)
     cur.execute(f"INSERT INTO composes ({names}, created_at) VALUES "
@@ -159,8 +181,7 @@ def request(method: str, url: str, body: bytes, headers: dict[str, str]) -> Any:
 def import_one(base: str, seeder: Seeder, stream: Stream, day: int) -> dict[str, Any]:
     """The stream's next nightly: POST it, then PUT its rpms.json (gzip) and time that."""
     seeder.next_nightly(stream)
-    date = time.strftime("%Y%m%d", time.gmtime(1735689600 + day * 86400))
-    compose_id, _columns, info = compose_row(stream, date)
+    compose_id, _columns, info = compose_row(stream, _date(day))
     request("POST", f"{base}/api/1/composes/",
             json.dumps({"compose_info": json.loads(info)}).encode(),
             {"Content-Type": "application/json"})
@@ -200,17 +221,20 @@ def main() -> None:
     parser.add_argument("--composes", type=int, default=200)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="measure a database seeded (and kept) by an earlier run")
     args = parser.parse_args()
-    database = f"cts_contents_bench_{uuid.uuid4().hex[:8]}"
-    admin(f'CREATE DATABASE "{database}"')
+    database = args.reuse or f"cts_contents_bench_{uuid.uuid4().hex[:8]}"
+    if not args.reuse:
+        admin(f'CREATE DATABASE "{database}"')
     url = f"{PG}/{database}"
     server = None
     try:
         migrate.upgrade(Settings(database_url=url))
         conn = psycopg2.connect(f"host=127.0.0.1 user=postgres dbname={database}")
-        empty = contents_bytes(conn)
+        empty = 0 if args.reuse else contents_bytes(conn)
         started = time.monotonic()
-        seeder, streams, ids = seed(conn, args.composes)
+        seeder, streams, ids = seed(conn, args.composes, write=not args.reuse)
         seeded_in = time.monotonic() - started
         conn.autocommit = True
         # The ids were given by COPY: move the sequence past them for the server's inserts.
@@ -240,7 +264,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(30)
-        if not args.keep:
+        if not args.keep and not args.reuse:
             admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 

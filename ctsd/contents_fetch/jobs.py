@@ -33,11 +33,16 @@ class ClaimedJob:
 async def claim_job(engine: AsyncEngine, daemon: str, now: datetime,
                     lease: timedelta) -> ClaimedJob | None:
     """Lease one due job to `daemon`, or None when none is due."""
-    due = (select(_jobs.compose_pk)
-           .where(_jobs.state == "pending", _jobs.next_attempt_at <= now,
-                  or_(_jobs.lease_until.is_(None), _jobs.lease_until < now))
-           .order_by(_jobs.next_attempt_at).limit(1)
-           .with_for_update(skip_locked=True))
+    candidates = (select(_jobs.compose_pk)
+                  .where(_jobs.state == "pending", _jobs.next_attempt_at <= now,
+                         or_(_jobs.lease_until.is_(None), _jobs.lease_until < now))
+                  .order_by(_jobs.next_attempt_at).limit(1))
+    due = candidates.with_for_update(skip_locked=True)
+    # Look before taking the write lock: an idle daemon polls, and on SQLite every write
+    # transaction locks the whole database for everyone.
+    async with engine.connect() as reader:
+        if (await reader.execute(candidates)).first() is None:
+            return None
     claim = (update(contents_fetch_jobs)
              .where(_jobs.compose_pk == due.scalar_subquery())
              .values(lease_until=now + lease, leased_by=daemon,

@@ -24,7 +24,7 @@ class ContentsFetchSettings:
     backoff_seconds: float = 30.0
     max_backoff_seconds: float = 3600.0
     # How often an idle daemon looks for due jobs.
-    poll_seconds: float = 5.0
+    poll_seconds: float = 10.0
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.backoff_seconds * 2 ** max(attempts - 1, 0),

@@ -78,17 +78,23 @@ class Fetcher:
                           next_attempt_at=now + delay, now=now)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run due jobs back to back; when there is none, look again after poll_seconds.
+        The first look is one interval after start-up, as the workflow task does, so
+        that start-up (and a test's first moments) see no background database work."""
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds,
                                         sock_connect=min(10.0, self.config.timeout_seconds))
         async with aiohttp.ClientSession(timeout=timeout) as session:
+            busy = False
             while not stop.is_set():
+                if not busy:
+                    await _wait(stop, self.config.poll_seconds)
+                    if stop.is_set():
+                        break
                 try:
                     busy = await self.run_one(session)
                 except Exception:
                     log.warning("contents fetch pass failed", exc_info=True)
                     busy = False
-                if not busy:
-                    await _wait(stop, self.config.poll_seconds)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

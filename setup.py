@@ -71,6 +71,7 @@ setup(
             "cts.compose.promotion_withdrawn=schemas.published_workflow:ComposePromotionWithdrawnV1",
             "cts.compose.promotion_reminder=schemas.published_workflow:ComposePromotionReminderV1",
             "cts.compose.removal_requested=schemas.published_workflow:ComposeRemovalRequestedV1",
+            "cts.compose.contents_imported=schemas.published_contents:ComposeContentsImportedV1",
             "cts.request.import=schemas.requests:ImportRequestV1",
             "cts.request.tag=schemas.requests:TagRequestV1",
             "cts.request.untag=schemas.requests:UntagRequestV1",

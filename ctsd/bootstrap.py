@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.config import Settings
+from ctsd.contents_fetch.worker import contents_fetch_cleanup_ctx
 from ctsd.db.engine import create_allocator_engine, create_engine, read_only
 from ctsd.db.respins import respins_for
 from ctsd.outbox_retention import retention_cleanup_ctx
@@ -78,9 +79,10 @@ def serve_background_tasks(settings: Settings,
                            bus_of: Callable[[Any], CommandBus]) -> list[CleanupContext]:
     """The aiohttp cleanup_ctx entries `ctsd serve` runs after the write path is open:
     the outbox relay (nothing without a broker), outbox retention, and the workflow's
-    reminders and expiry (through the bus `bus_of(app)` answers)."""
+    reminders and expiry, and the fetch of queued compose contents (both through the
+    bus `bus_of(app)` answers)."""
     return [relay_cleanup_ctx(settings), retention_cleanup_ctx(settings),
-            workflow_cleanup_ctx(settings, bus_of)]
+            workflow_cleanup_ctx(settings, bus_of), contents_fetch_cleanup_ctx(settings, bus_of)]
 
 
 def relay_forever(settings: Settings) -> int:

@@ -20,28 +20,32 @@ from ctsd.auth.settings import (
     validate_auth,
 )
 from ctsd.broker import settings as broker_config
+from ctsd.config_values import (
+    ConfigError,
+    principals_from_toml,
+    to_driver_url,
+    translate_paths,
+)
+from ctsd.contents_fetch.settings import (
+    ContentsConfigError,
+    ContentsFetchSettings,
+    parse_contents,
+)
 from ctsd.observability.logs import LoggingConfigError, LoggingSettings, parse_logging
 from ctsd.promotion_settings import WorkflowConfigError, WorkflowSettings, parse_workflow
 from handlers.identity import PrincipalSet
 
+# ConfigError, principals_from_toml and to_driver_url live in ctsd.config_values and are
+# re-exported: callers import them from here.
+__all__ = ["DEFAULT_CONFIG_PATHS", "ConfigError", "Principals", "Settings", "load_settings",
+           "principals_from_toml", "settings_from_toml", "to_driver_url"]
+
 DEFAULT_CONFIG_PATHS = ("ctsd.toml", "/etc/ctsd/ctsd.toml")
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message says which key is wrong."""
 
 
 # A set of users and groups that hold one role (admins, allowed builders): the handlers'
 # own type, so the configuration hands it over as it is.
 Principals = PrincipalSet
-
-
-def principals_from_toml(raw: Any, where: str) -> PrincipalSet:
-    if raw is None:
-        return PrincipalSet()
-    if not isinstance(raw, dict) or set(raw) - {"users", "groups"}:
-        raise ConfigError(f"{where} must be a table with 'users' and 'groups' lists")
-    return PrincipalSet(frozenset(raw.get("users", [])), frozenset(raw.get("groups", [])))
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Settings:
     http_port: int = 5005
     http_workers: int = 1
     max_body_bytes: int = 1024 * 1024
+    # PUT /api/1/composes/{id}/rpms|images and the automatic fetch (after gunzip).
+    contents_max_bytes: int = 100 * 1024 * 1024
     per_page_default: int = 10
     per_page_max: int = 100
     trusted_proxies: frozenset[str] = frozenset()
@@ -92,6 +98,8 @@ class Settings:
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
     # [logging]: level, text or JSON lines, access log (ctsd/observability/logs.py).
     log: LoggingSettings = field(default_factory=LoggingSettings)
+    # The automatic fetch of compose contents ([contents], ctsd/contents_fetch/).
+    contents: ContentsFetchSettings = field(default_factory=ContentsFetchSettings)
 
     @property
     def async_database_url(self) -> str:
@@ -113,25 +121,6 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-_DRIVERS = {
-    "postgresql": ("postgresql+asyncpg", "postgresql+psycopg2"),
-    "sqlite": ("sqlite+aiosqlite", "sqlite"),
-}
-
-
-def to_driver_url(url: str, *, asynchronous: bool) -> str:
-    """Swap whatever driver a URL names for the one this code path needs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ConfigError(f"database url {url!r} has no scheme")
-    dialect = scheme.split("+", 1)[0]
-    if dialect == "postgres":
-        dialect = "postgresql"
-    if dialect not in _DRIVERS:
-        raise ConfigError(f"database url {url!r}: only postgresql and sqlite are supported")
-    return f"{_DRIVERS[dialect][0 if asynchronous else 1]}://{rest}"
-
-
 def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
     value = raw.get(name, {})
     if not isinstance(value, dict):
@@ -141,7 +130,8 @@ def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
 
 def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     """Map the documented TOML layout (see config/ctsd.toml) onto Settings fields."""
-    known = {"database", "http", "auth", "messaging", "consumer", "workflow", "logging"}
+    known = {"database", "http", "auth", "messaging", "consumer", "workflow", "logging",
+             "contents"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
@@ -156,6 +146,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
         (http, "tls_cert", "tls_cert"), (http, "tls_key", "tls_key"),
         (http, "tls_client_ca", "tls_client_ca"),
+        (http, "contents_max_bytes", "contents_max_bytes"),
         (msg, "outbox_retention_days", "outbox_retention_days"),
     ]
     for table, key, attr in mapping:
@@ -172,6 +163,10 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         values["workflow"] = parse_workflow(_table(raw, "workflow"))
         values["log"] = parse_logging(_table(raw, "logging"))
     except (WorkflowConfigError, LoggingConfigError) as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        values["contents"] = parse_contents(_table(raw, "contents"))
+    except (ContentsConfigError, TypeError) as exc:
         raise ConfigError(str(exc)) from exc
     values.update(_auth_settings(auth))
     values["admins"] = principals_from_toml(auth.get("admins"), "[auth.admins]")
@@ -212,19 +207,8 @@ def _consumer_settings(consumer: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"[consumer] {key} must be a list of topic strings")
             values[key] = tuple(topics)
     if "translate_paths" in consumer:
-        values["translate_paths"] = _translate_paths(consumer["translate_paths"])
+        values["translate_paths"] = translate_paths(consumer["translate_paths"])
     return values
-
-
-def _translate_paths(raw: Any) -> tuple[tuple[str, str], ...]:
-    # Same shape as Pungi's own `translate_paths`: [[path_prefix, url_prefix], ...].
-    if not isinstance(raw, list) or not all(
-        isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
-        for pair in raw
-    ):
-        raise ConfigError("[consumer] translate_paths must be a list of "
-                          "[path_prefix, url_prefix] pairs")
-    return tuple((prefix, url) for prefix, url in raw)
 
 
 ENVIRONMENT_OVERRIDES = {

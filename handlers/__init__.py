@@ -16,6 +16,8 @@ from handlers.composes import (
     tag_compose,
     untag_compose,
 )
+from handlers.contents import import_contents, record_fetch_failure
+from handlers.contents_commands import ImportComposeContents, RecordContentsFetchFailure
 from handlers.gates import set_tag_gates
 from handlers.identity import Actor, Roles
 from handlers.lifecycle import mark_removed, record_build_status, remove_compose
@@ -47,4 +49,6 @@ HANDLERS: dict[type, Handler] = {
     commands.EnsureLadderTags: ensure_ladder_tags,
     commands.RemindStalePromotions: remind_stale_promotions,
     commands.RequestExpiredRemovals: request_expired_removals,
+    ImportComposeContents: import_contents,
+    RecordContentsFetchFailure: record_fetch_failure,
 }

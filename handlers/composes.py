@@ -10,6 +10,7 @@ from typing import Any
 
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.composeinfo import parse_compose_info
+from handlers.contents_hooks import queue_contents_fetch, record_variant_arches
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.events import (
     ComposeChanged,
@@ -49,6 +50,7 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
     pk = await uow.composes.insert(parsed.columns(), compose_info, actor.username,
                                    cmd.compose_url, respin_of_pk)
     await uow.composes.add_parents(pk, parent_pks)
+    await record_variant_arches(uow, pk, compose_info)
     if cmd.compose_url is not None:
         await uow.locations.add(pk, cmd.compose_url, actor.username)
     await uow.composes.add_change(pk, "created", actor.username,
@@ -126,6 +128,7 @@ async def set_compose_url(cmd: SetComposeUrl, uow: UnitOfWork, actor: Actor,
     if compose.compose_url != url:
         await uow.composes.set_url(compose.pk, url)
         await uow.locations.add(compose.pk, url, actor.username)
+        await queue_contents_fetch(uow, compose.pk, url)
         await uow.composes.add_change(compose.pk, "url_changed", actor.username,
                                       f"Location changed to {url}", cmd.user_data)
         await announce(uow, ComposeChanged, compose.pk, compose.compose_id, actor)

@@ -64,6 +64,15 @@ class ComposeUntagged(ChangeEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ComposeContentsImported(ChangeEvent):
+    """The compose's RPM or image list is stored or replaced; `contents` names the kind,
+    the number of entries and their digest."""
+
+    event: ClassVar[str] = "compose-contents-imported"
+    contents: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class PromotionEvent(ChangeEvent):
     """A promotion request changed; `promotion` is the request as it is now."""
 
@@ -105,6 +114,7 @@ EVENT_TYPES: tuple[type[ChangeEvent], ...] = (
     ComposeCreated, ComposeTagged, ComposeUntagged, ComposeChanged, ComposeRemoved,
     ComposePromotionRequested, ComposePromoted, ComposePromotionRejected,
     ComposePromotionWithdrawn, ComposePromotionReminder, ComposeRemovalRequested,
+    ComposeContentsImported,
 )
 
 # Run on every event raised, before it is queued (tests add schema validation here).

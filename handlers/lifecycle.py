@@ -20,6 +20,7 @@ from handlers.commands import (
 # The compose handlers own locking and the message shape; lifecycle changes must lock
 # and announce exactly as they do, so they share those helpers rather than copy them.
 from handlers.composes import locked_compose, set_compose_url
+from handlers.contents_hooks import FINISHED_STATUSES, queue_contents_fetch
 from handlers.errors import Forbidden, InvalidInput
 from handlers.events import ComposeChanged, ComposeRemoved, announce
 from handlers.identity import Actor, Roles
@@ -38,6 +39,10 @@ async def record_build_status(cmd: RecordBuildStatus, uow: UnitOfWork, actor: Ac
     if status_changed:
         await uow.composes.add_change(compose.pk, "build_status", actor.username,
                                       f"Build status changed to {status}", None)
+        unmoved = url in (None, compose.compose_url)
+        if status in FINISHED_STATUSES and compose.compose_url and unmoved:
+            # The metadata/ folder is complete now: fetch the contents from where it is.
+            await queue_contents_fetch(uow, compose.pk, compose.compose_url)
     if url is not None and url != compose.compose_url:
         # set_url's own path stores the location with its history row and announces the
         # one compose-changed event, which then carries the new build status as well.

@@ -21,6 +21,7 @@ from schemas.published import (
     ComposeTaggedV1,
     ComposeUntaggedV1,
 )
+from schemas.published_contents import ComposeContentsImportedV1
 from schemas.published_workflow import (
     ComposePromotedV1,
     ComposePromotionRejectedV1,
@@ -80,6 +81,8 @@ PUBLISHED: tuple[Published, ...] = (
               events.ComposePromotionReminder),
     Published("cts.compose.removal_requested", ComposeRemovalRequestedV1,
               events.ComposeRemovalRequested),
+    Published("cts.compose.contents_imported", ComposeContentsImportedV1,
+              events.ComposeContentsImported),
 )
 
 ACCEPTED: tuple[Accepted, ...] = (

@@ -6,7 +6,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ctsd.api import composes, event_stream, events, health, listing, meta, queries, tags
+from ctsd.api import (
+    composes,
+    contents,
+    contents_upload,
+    event_stream,
+    events,
+    health,
+    listing,
+    meta,
+    queries,
+    tags,
+)
 from ctsd.api import promotion_views as workflow_views
 from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
@@ -52,6 +63,14 @@ ROUTES = [
     ("GET", "/api/1/composes/{compose_id}/locations/", workflow_views.compose_locations_view),
     ("GET", "/api/1/tags/{tag}/gates", workflow_views.get_tag_gates),
     ("PUT", "/api/1/tags/{tag}/gates", workflow_views.put_tag_gates),
+    # Contents (issue #12).
+    ("PUT", "/api/1/composes/{compose_id}/rpms", contents_upload.put_rpms),
+    ("PUT", "/api/1/composes/{compose_id}/images", contents_upload.put_images),
+    ("GET", "/api/1/composes/{compose_id}/rpms/", contents.compose_rpms),
+    ("GET", "/api/1/composes/{compose_id}/images/", contents.compose_images),
+    ("GET", "/api/1/composes/{compose_id}/contents/", contents.compose_contents),
+    ("GET", "/api/1/composes/{compose_id}/diff/{other_id}", contents.compose_diff),
+    ("GET", "/api/1/rpms/{name}/", contents.rpm_history),
     ("GET", "/api/1/events/", events.list_events),
     ("GET", "/api/1/events/stream", event_stream.stream_events),
     ("GET", "/health/live", health.live),
@@ -72,7 +91,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(worker_started)
     app.on_cleanup.append(lambda _app: authenticator.close())
     app.cleanup_ctx.append(_write_path)
-    # The relay, outbox retention and the workflow's reminders and expiry (bootstrap).
+    # The relay, outbox retention, the workflow's reminders and expiry, and the contents
+    # fetch (bootstrap).
     app.cleanup_ctx.extend(serve_background_tasks(settings, _bus_of))
     app.cleanup_ctx.append(event_stream.event_streams_ctx)
     app.on_shutdown.append(event_stream.end_event_streams)

@@ -12,6 +12,7 @@ from ctsd.api import keyset_listing
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, envelope, page_request
 from ctsd.api.responses import json_response
+from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.queries import compose_lists, filters
 from ctsd.db.queries.filters import COMPOSE_FIELDS, TAG_FIELDS
 from ctsd.db.queries.tags import tag_page
@@ -19,10 +20,12 @@ from ctsd.db.queries.tags import tag_page
 _COMPOSE_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
     "date_before", "date_after", "tag", "removed", "order_by", "cursor", *PAGE_PARAMETERS,
+    *CONTENTS_FILTERS,
 })
 _COMPOSE_HELP = (
     f"Filters are {', '.join(COMPOSE_FIELDS)} (each also with "
-    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after, tag and removed; "
+    f"{', '.join(filters.TEXT_SUFFIXES)}), date_before, date_after, tag, removed, "
+    f"{', '.join(CONTENTS_FILTERS)}; "
     "then order_by, page and per_page (or cursor and per_page)."
 )
 _TAG_PARAMETERS = frozenset({*TAG_FIELDS, "order_by", *PAGE_PARAMETERS})

@@ -11,9 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 from ctsd import __version__
+from ctsd.api.openapi_contents import contents_paths, contents_schemas
 from ctsd.api.openapi_parameters import (
     compose_filter_parameters,
     compose_list_parameters,
+    paging_parameters,
     query_parameter,
     tag_list_parameters,
 )
@@ -215,13 +217,16 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                  "description": "Compose IDs, tags and locations. Errors are JSON "
                                 "{status, error, message}; timestamps are UTC with Z."},
         "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "events"},
-                 {"name": "service"}, {"name": "health"}, {"name": "workflow"}],
+                 {"name": "service"}, {"name": "health"}, {"name": "workflow"},
+                 {"name": "contents"}],
         "paths": {**_service_paths(),
                   **_compose_paths(per_page_default, per_page_max, idempotency_ttl_hours),
                   **_tag_paths(per_page_default, per_page_max),
                   **_event_paths(), **_health_paths(),
                   **workflow_paths(per_page_default, per_page_max),
-                  **query_paths(compose_filter_parameters())},
+                  **query_paths(compose_filter_parameters()),
+                  **contents_paths(paging_parameters(per_page_default, per_page_max),
+                                   compose_filter_parameters())},
         # Reads are open; writes need a user from one of the [auth] backends. Only the
         # bearer token is something a client sends itself; the proxy header and client
         # certificates are arranged by the deployment, so they are described, not listed.
@@ -235,7 +240,8 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                                "trusted front proxy (backend proxy, e.g. Kerberos through "
                                "mod_auth_gssapi) or with a TLS client certificate (backend "
                                "cert) no header is needed."}},
-            "schemas": {**component_schemas(), **workflow_schemas(), **query_schemas()},
+            "schemas": {**component_schemas(), **workflow_schemas(), **query_schemas(),
+                        **contents_schemas()},
             "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))
                           for status, name in _ERRORS.items()},
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ctsd.api.openapi_contents import contents_filter_parameters
 from ctsd.api.openapi_queries import CURSOR_PARAMETER
 from ctsd.api.openapi_schemas import JSON
 
@@ -51,7 +52,7 @@ def _order_by(keys: list[str], default: str) -> JSON:
                            style="form", explode=True)
 
 
-def _paging(per_page_default: int, per_page_max: int) -> list[JSON]:
+def paging_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
     return [
         query_parameter("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
         query_parameter("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
@@ -72,6 +73,7 @@ def compose_filter_parameters() -> list[JSON]:
         query_parameter("removed", {"type": "boolean"},
                         "Extension: false keeps composes whose data is still there, true only "
                         "removed ones"),
+        *contents_filter_parameters(),
     ]
 
 
@@ -79,11 +81,11 @@ def compose_list_parameters(per_page_default: int, per_page_max: int) -> list[JS
     return [
         *compose_filter_parameters(),
         _order_by(list(COMPOSE_FIELDS), "-date, -id"),
-        *_paging(per_page_default, per_page_max),
+        *paging_parameters(per_page_default, per_page_max),
         CURSOR_PARAMETER,
     ]
 
 
 def tag_list_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
     return [*_filters(TAG_FIELDS, with_suffixes=False), _order_by(list(TAG_FIELDS), "-id"),
-            *_paging(per_page_default, per_page_max)]
+            *paging_parameters(per_page_default, per_page_max)]

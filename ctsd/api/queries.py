@@ -14,13 +14,14 @@ from aiohttp import web
 
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.responses import json_response
+from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.queries import compose_streams, filters
 from ctsd.db.queries.filters import COMPOSE_FIELDS
 from handlers.errors import NotFound
 
 FILTER_PARAMETERS = frozenset({
     *filters.filter_names(COMPOSE_FIELDS, filters.TEXT_SUFFIXES),
-    "date_before", "date_after", "tag", "removed",
+    "date_before", "date_after", "tag", "removed", *CONTENTS_FILTERS,
 })
 _FILTER_HELP = (
     "Filters are those of GET /api/1/composes/ (each field, with _contains, _startswith "

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ctsd.cts_cli.promotions",
     "ctsd.cts_cli.watch",
     "ctsd.cts_cli.workflow",
+    "ctsd.cts_cli.contents",
 )
 
 

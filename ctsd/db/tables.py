@@ -15,21 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-# Named constraints so that migrations are reproducible on PostgreSQL and SQLite alike.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from ctsd.db.metadata import metadata
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so BigInteger falls back to Integer there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -293,3 +284,7 @@ __all__ = [
     "tag_permissions",
     "tags",
 ]
+
+# The contents tables (issue #12) live in their own module on this same metadata;
+# importing it here makes `metadata` complete for whoever imports this module.
+from ctsd.db import contents_tables  # noqa: E402, F401

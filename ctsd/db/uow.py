@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ctsd.db.contents_store import SqlContentsStore
 from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
@@ -104,6 +105,7 @@ class SqlUnitOfWork:
         self.gates = SqlGateStore(self._conn)
         self.locations = SqlLocationStore(self._conn, self.now)
         self.removal_requests = SqlRemovalRequestStore(self._conn, self.now)
+        self.contents = SqlContentsStore(self._conn, self.now)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

@@ -23,6 +23,7 @@ from ctsd.db.tables import compose_changes, composes, tag_changes, tag_permissio
 from handlers import HANDLERS
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, RespinGrant, TagRecord
+from tests.unit.fake_contents import FakeContentsStore
 from tests.unit.fake_workflow import (
     FakeGateStore,
     FakeLocationStore,
@@ -357,6 +358,7 @@ class FakeUnitOfWork:
         self.gates = FakeGateStore(self._db)
         self.locations = FakeLocationStore(self._db)
         self.removal_requests = FakeRemovalRequestStore(self._db)
+        self.contents = FakeContentsStore(self._db)
         self.committed = False
 
     @property

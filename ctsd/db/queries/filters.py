@@ -18,6 +18,7 @@ from multidict import MultiMapping
 from sqlalchemy import ColumnElement, String, cast, exists, select
 from sqlalchemy.sql.elements import UnaryExpression
 
+from ctsd.db.contents_filters import contents_conditions
 from ctsd.db.tables import compose_tags, composes, tags
 from handlers.errors import InvalidInput
 
@@ -172,6 +173,7 @@ def compose_conditions(query: MultiMapping[str], dialect: str) -> list[Condition
         *date_range_conditions(query),
         *tag_conditions(query),
         *removed_conditions(query),
+        *contents_conditions(query, dialect),
     ]
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from ctsd.api.keys import ACTOR
 from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
-from handlers.validation import contains_nul
+from handlers.storable import json_problem
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -28,9 +28,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
-    if contains_nul(body):
-        # PostgreSQL cannot store NUL in text; no legitimate value contains one.
-        raise InvalidInput("Request body must not contain NUL characters")
+    problem = json_problem(body)
+    if problem:
+        # PostgreSQL cannot store NUL or a lone surrogate; refuse before any handler runs.
+        raise InvalidInput(f"Request body {problem}")
     return body
 
 

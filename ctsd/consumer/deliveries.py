@@ -8,28 +8,17 @@ import hashlib
 from typing import Any
 
 from pika.spec import BasicProperties
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from ctsd.amqp import Delivery
 from ctsd.auth.errors import AuthUnavailable
 from ctsd.consumer.inputs import Refused
-
-# PostgreSQL SQLSTATE classes that are about the server, not the statement: connection
-# exception, bad credentials, no such database, out of resources, shutting down or
-# starting up, system error. The database is "away" for all of them (a wrong setting
-# too): the message must wait for it, not be dead-lettered.
-_OUTAGE_SQLSTATE_CLASSES = {"08", "28", "3D", "53", "57", "58"}
+from ctsd.db.errors import is_outage as database_away
 
 
 def is_outage(exc: BaseException) -> bool:
     """True for failures that say nothing about the message: the database, or the
     directory that says which groups a sender is in, is away."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, AuthUnavailable)):
-        return True
-    if not isinstance(exc, DBAPIError):
-        return False
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
-    return exc.connection_invalidated or code[:2] in _OUTAGE_SQLSTATE_CLASSES
+    return isinstance(exc, AuthUnavailable) or database_away(exc)
 
 
 def message_key(delivery: Delivery) -> str:

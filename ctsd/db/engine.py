@@ -21,7 +21,9 @@ def _json_text(value: Any) -> str:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.async_database_url,
+        # hide_parameters everywhere: an error logged with its statement must not
+        # carry the caller's values (tokens, user data) into the log.
+        engine = create_async_engine(settings.async_database_url, hide_parameters=True,
                                      connect_args={"timeout": 30},
                                      json_serializer=_json_text)
         _make_sqlite_writes_immediate(engine)
@@ -35,6 +37,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_recycle=3600,
         json_serializer=_json_text,
+        hide_parameters=True,
     )
 
 
@@ -64,7 +67,7 @@ def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     # afterwards, and that WAL flush includes this earlier record.
     return create_async_engine(
         settings.async_database_url, pool_size=4, max_overflow=0, pool_recycle=3600,
-        isolation_level="AUTOCOMMIT",
+        isolation_level="AUTOCOMMIT", hide_parameters=True,
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     )
 

@@ -32,6 +32,7 @@ from handlers.commands import (
 )
 from handlers.identity import Actor
 from handlers.storable import json_problem
+from handlers.usernames import username_problem
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
 from schemas.requests import REQUEST_SCHEMAS
 from schemas.validation import validate_body
@@ -135,6 +136,9 @@ def _request_intent(topics: InputTopics, suffix: str, body: dict[str, Any],
     if not user_id:
         raise Refused(401, "no authenticated sender",
                       "Requests must carry the AMQP user_id property")
+    problem = username_problem(user_id)
+    if problem:
+        raise Refused(401, "no authenticated sender", problem)
     _validate(REQUEST_SCHEMAS[suffix], body)
     command = _REQUEST_COMMANDS[suffix](body, topics.ladder)
     return Intent(command, Actor(user_id, backend=BACKEND))

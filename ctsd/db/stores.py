@@ -22,6 +22,7 @@ from ctsd.db.representation import (
     represent_rows,
     represent_with_relations,
 )
+from ctsd.db.respin_release import unused_counter_deletion
 from ctsd.db.tables import (
     compose_changes,
     compose_parents,
@@ -107,6 +108,9 @@ class SqlComposeStore:
                     .where(respin_counters.c.stream == stream, counter == respin)
                     .values(last_respin=respin - 1)
                 )
+                # A counter this import created for a stream with no compose yet goes
+                # too: a refused import leaves nothing behind (issue #15).
+                await conn.execute(unused_counter_deletion(stream, respin - 1))
         self.allocated.clear()
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ctsd.api.keys import ACTOR
+from handlers import v1_texts
 from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
 from handlers.storable import json_problem
@@ -23,7 +24,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(f"Request body is not valid JSON: {exc}") from exc
+        raise InvalidInput(v1_texts.json_decode_failed(str(exc))) from exc
     except RecursionError as exc:
         raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):

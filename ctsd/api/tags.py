@@ -14,6 +14,7 @@ from ctsd.db.tag_store import SqlTagStore, tag_representation
 from ctsd.db.uow import utcnow
 from ctsd.jsonio import json_response
 from ctsd.service import CommandBus
+from handlers import v1_texts
 from handlers.commands import ChangeTagPermission, CreateTag, EditTag
 from handlers.errors import NotFound
 
@@ -54,7 +55,7 @@ async def tag_id_of(conn: AsyncConnection, request: web.Request) -> int:
     """The id of the tag the path names (by id or name); NotFound if there is none."""
     tag = await SqlTagStore(conn, utcnow).get(request.match_info["tag"])
     if tag is None:
-        raise NotFound(f"Tag {request.match_info['tag']} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_TAG)
     return tag.id
 
 

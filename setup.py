@@ -35,7 +35,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-asyncio>=0.23", "pytest-aiohttp>=1.0", "ruff>=0.5",
-                 "openapi-spec-validator>=0.7"],
+                 "openapi-spec-validator>=0.7",
+                 # tests/e2e/test_openapi_conformance.py: the published document vs answers.
+                 "schemathesis>=4.0"],
         # `cts --kerberos`: SPNEGO through the front proxy; imported only when asked for.
         "kerberos": ["requests-gssapi>=1.2"],
     },

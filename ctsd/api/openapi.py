@@ -12,7 +12,7 @@ from typing import Any
 
 from ctsd import __version__
 from ctsd.api.openapi_queries import CURSOR_PARAMETER, query_paths, query_schemas
-from ctsd.api.openapi_schemas import JSON, component_schemas, ref
+from ctsd.api.openapi_schemas import JSON, component_schemas, or_empty, ref
 from ctsd.api.openapi_workflow import workflow_paths, workflow_schemas
 
 # Every field a list can be filtered and ordered on, with its kind (the kinds of
@@ -72,9 +72,10 @@ def _order_by(keys: list[str], default: str) -> JSON:
 
 def _paging(per_page_default: int, per_page_max: int) -> list[JSON]:
     return [
-        _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
-        _query("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
-                            "default": per_page_default},
+        _query("page", or_empty({"type": "integer", "minimum": 1, "default": 1}),
+               "Page number"),
+        _query("per_page", or_empty({"type": "integer", "minimum": 1, "maximum": per_page_max,
+                                     "default": per_page_default}),
                f"Items per page; above {per_page_max} answers 400"),
     ]
 
@@ -83,8 +84,8 @@ def compose_filter_parameters() -> list[JSON]:
     """The filters of the compose list, shared by the query extensions (latest/...)."""
     return [
         *_filters(COMPOSE_FIELDS, with_suffixes=True),
-        _query("date_before", _DATE, "Composes dated strictly before YYYYMMDD"),
-        _query("date_after", _DATE, "Composes dated strictly after YYYYMMDD"),
+        _query("date_before", or_empty(_DATE), "Composes dated strictly before YYYYMMDD"),
+        _query("date_after", or_empty(_DATE), "Composes dated strictly after YYYYMMDD"),
         _query("tag", {"type": "array", "items": {"type": "string"}},
                "Repeatable: tag=A&tag=B&tag=-C is tagged A and B and not C; "
                "tag= alone selects composes with no tag", style="form", explode=True),
@@ -242,11 +243,12 @@ def _service_paths() -> JSON:
 
 
 def _event_paths() -> JSON:
-    after = _query("after", {"type": "string"},
+    after = _query("after", {"type": "string", "pattern": r"^\s*(|0|[0-9]{1,19}:[0-9]{1,19})\s*$"},
                    "Cursor of the last event seen (`cursor` or `next`); absent or 0: from "
                    "the oldest event kept")
-    limit = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                             "default": 100}, "Events per answer; outside 1-1000 answers 400")
+    limit = _query("limit", or_empty({"type": "integer", "minimum": 1, "maximum": 1000,
+                                      "default": 100}),
+                   "Events per answer; outside 1-1000 answers 400")
     last_id = {"name": "Last-Event-ID", "in": "header", "required": False,
                "schema": {"type": "string"},
                "description": "Sent by a reconnecting EventSource; takes precedence over after"}

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.engine import insert_for, open_write_connection
+from ctsd.db.errors import is_outage
 from ctsd.db.gate_store import SqlGateStore, SqlLocationStore
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
@@ -111,10 +112,11 @@ class SqlUnitOfWork:
     async def _release_respins(self) -> None:
         try:
             await self.composes.release_respins()
-        except Exception:
+        except Exception as exc:
             # Best effort: failing here only leaves a gap; the original error matters.
+            # With the database away that is expected: one line, no traceback.
             log.warning("could not give back respins %s", self.composes.allocated,
-                        exc_info=True)
+                        exc_info=not is_outage(exc))
 
     def now(self) -> datetime:
         # One timestamp per command: its history rows and events agree on "when".

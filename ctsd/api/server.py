@@ -81,7 +81,9 @@ class JsonErrorAppRunner(web.AppRunner):
         app.on_startup.freeze()
         await app.startup()
         app.freeze()
-        return JsonErrorServer(app._handle, request_factory=app._make_request, loop=loop,
+        # aiohttp itself passes app._handle here, with the same ignore.
+        return JsonErrorServer(app._handle,  # type: ignore[arg-type]
+                               request_factory=app._make_request, loop=loop,
                                debug=app._debug, **self._kwargs)
 
 

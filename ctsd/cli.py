@@ -15,14 +15,15 @@ from dataclasses import replace
 from typing import Any
 
 import uvloop
-from aiohttp import web
 
 from ctsd.api.app import create_app
+from ctsd.api.server import run_app
 from ctsd.auth.tls import server_ssl_context
 from ctsd.bootstrap import open_write_path, relay_forever
 from ctsd.config import ConfigError, Settings, load_settings
 from ctsd.consumer import consume_forever
 from ctsd.db import migrate
+from ctsd.db.errors import database_failure_exit
 from ctsd.distribution import exit_on_top_level_clash
 from ctsd.observability.announce import announced, config_file_used
 from ctsd.observability.setup import setup_observability
@@ -177,10 +178,9 @@ def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> N
     # uvloop's C event loop and transports: the API spends much of its time in socket
     # I/O to clients and to PostgreSQL.
     try:
-        web.run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
-                    ssl_context=server_ssl_context(settings),
-                    access_log=None, print=lambda line: log.info("%s", line),
-                    loop=uvloop.new_event_loop())
+        # ctsd.api.server: aiohttp's own errors (malformed requests) answer JSON too.
+        run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
+                ssl_context=server_ssl_context(settings), loop=uvloop.new_event_loop())
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
         sys.exit(1)
@@ -204,6 +204,11 @@ async def _tag_command(settings: Settings, args: argparse.Namespace) -> int:
     except CommandError as exc:
         print(f"ctsd: {exc.message}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        exit_code = database_failure_exit(exc)
+        if exit_code is None:
+            raise
+        return exit_code
     print(json.dumps(outcome.body, indent=2))
     return 0
 

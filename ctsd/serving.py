@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from aiohttp.worker import GunicornUVLoopWebWorker
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 from ctsd.api.app import create_app
-from ctsd.api.keys import SETTINGS
+from ctsd.api.server import JsonErrorAppRunner
 from ctsd.auth.tls import server_ssl_context
 from ctsd.config import Settings
 from ctsd.observability.metrics_setup import (
@@ -47,8 +48,9 @@ class CtsWebWorker(GunicornUVLoopWebWorker):
     gunicorn's ssl_* settings."""
 
     def _create_ssl_context(self, cfg: Any) -> ssl.SSLContext | None:  # type: ignore[override]
-        app: web.Application = self.wsgi
-        return server_ssl_context(app[SETTINGS])
+        # self.app is the gunicorn application below (self.wsgi is what its load() gave).
+        settings: Settings = self.app.settings
+        return server_ssl_context(settings)
 
 
 class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
@@ -78,6 +80,7 @@ class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
             "control_socket_disable": True,
             "on_starting": self.on_starting,
             "pre_fork": self.pre_fork,
+            "post_fork": self.post_fork,
             "child_exit": self.child_exit,
             "on_exit": self.on_exit,
         }
@@ -89,9 +92,20 @@ class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
             if name in self.cfg.settings:  # older gunicorn: no control socket setting
                 self.cfg.set(name, value)
 
-    def load(self) -> web.Application:
-        """Runs in each worker after the fork: its own engines, pools and tasks."""
-        return create_app(self.settings)
+    def load(self) -> Callable[[], Awaitable[web.AppRunner]]:
+        """Runs in each worker after the fork: its own engines, pools and tasks.
+
+        aiohttp's worker also takes a coroutine function that returns the runner; that
+        lets its connections use JsonErrorAppRunner, so that errors aiohttp raises itself
+        (a malformed request line, an oversized header) are v1 JSON here too, as in
+        single-process `ctsd serve`."""
+        settings = self.settings
+
+        async def runner() -> web.AppRunner:
+            return JsonErrorAppRunner(create_app(settings), access_log=None,
+                                      shutdown_timeout=GRACEFUL_TIMEOUT_SECONDS * 0.95)
+
+        return runner
 
     def on_starting(self, arbiter: Any) -> None:
         """In the parent, once, before the first worker is forked: the workers' metrics
@@ -100,11 +114,16 @@ class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
         self._metrics_dir = prepare_multiprocess_metrics()
 
     def pre_fork(self, arbiter: Any, worker: Any) -> None:
-        """In the parent, before each fork. The start-up line (the same as single-process
-        `ctsd serve`'s, which scripts and tests wait for) comes with the last of the
-        first workers, so that once it has printed and the port answers, every worker
-        exists."""
+        """In the parent, before each fork: count the workers forked so far (the child
+        inherits the count)."""
         self._forked += 1
+
+    def post_fork(self, arbiter: Any, worker: Any) -> None:
+        """In each new worker, just after the fork. The start-up line (the same as
+        single-process `ctsd serve`'s, which scripts and tests wait for) is printed by
+        the last of the first workers, so that once it has printed, every worker
+        process exists (printed by the parent before that fork, it could not promise
+        that)."""
         if self._forked == self.workers:
             host, port = self.address
             scheme = "https" if self.settings.tls_cert else "http"

@@ -14,6 +14,7 @@ from typing import Any
 
 from productmd.composeinfo import ComposeInfo
 
+from handlers import v1_texts
 from handlers.errors import InvalidInput
 
 # A release short name ends up in compose IDs, URLs and file names; the existing
@@ -81,6 +82,8 @@ class ParsedCompose:
 
 def parse_compose_info(raw: Any) -> ParsedCompose:
     """Validate a submitted ComposeInfo with productmd; InvalidInput names what is wrong."""
+    if raw is None:
+        raise InvalidInput(v1_texts.NO_COMPOSE_INFO_FIELD)
     if not isinstance(raw, dict):
         raise InvalidInput('"compose_info" must be a JSON object')
     info = ComposeInfo()

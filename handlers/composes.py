@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.composeinfo import parse_compose_info
 from handlers.contents_hooks import queue_contents_fetch, record_variant_arches
@@ -89,7 +90,8 @@ async def apply_tag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, actor:
     if not await uow.composes.add_tag(compose.pk, tag.id):
         return False
     await uow.composes.add_change(compose.pk, "tagged", actor.username,
-                                  f"Tagged with {tag.name}", user_data)
+                                  v1_texts.tag_added(actor.username, tag.name),
+                                  user_data)
     await announce(uow, ComposeTagged, compose.pk, compose.compose_id, actor,
                     tag=tag.name, user_data=user_data)
     return True
@@ -111,7 +113,8 @@ async def apply_untag(uow: UnitOfWork, compose: ComposeRef, tag: TagRecord, acto
     if not await uow.composes.remove_tag(compose.pk, tag.id):
         return False
     await uow.composes.add_change(compose.pk, "untagged", actor.username,
-                                  f"Untagged {tag.name}", user_data)
+                                  v1_texts.tag_removed(actor.username, tag.name),
+                                  user_data)
     await announce(uow, ComposeUntagged, compose.pk, compose.compose_id, actor,
                     tag=tag.name, user_data=user_data)
     return True
@@ -141,17 +144,17 @@ async def locked_compose(uow: UnitOfWork, compose_id: str) -> ComposeRef:
     # history, its outbox order and the "compose after the change" in messages exact.
     compose = await uow.composes.lock(compose_id)
     if compose is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_COMPOSE)
     return compose
 
 
 async def _compose_and_tag(uow: UnitOfWork, compose_id: str,
                            tag_name: str) -> tuple[ComposeRef, TagRecord]:
     if not isinstance(tag_name, str) or not tag_name:
-        raise InvalidInput('"tag" is required')
+        raise InvalidInput(v1_texts.NO_TAG_FIELD)
     tag = await uow.tags.get(tag_name)
     if tag is None or tag.name != tag_name:
-        raise InvalidInput(f"Tag {tag_name} does not exist")
+        raise InvalidInput(v1_texts.tag_does_not_exist(tag_name))
     return await locked_compose(uow, compose_id), tag
 
 
@@ -163,5 +166,4 @@ def has_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> bool:
 def require_tag_role(tag: TagRecord, role: str, actor: Actor, roles: Roles) -> None:
     if has_tag_role(tag, role, actor, roles):
         return
-    verb = "tag" if role == "tagger" else "untag"
-    raise Forbidden(f"User {actor.username} is not allowed to {verb} composes with {tag.name}")
+    raise Forbidden(v1_texts.lacks_tag_permission(actor.username, role, tag.name))

@@ -38,6 +38,7 @@ from handlers.events import (
     ComposePromotionWithdrawn,
     announce,
 )
+from handlers.identifiers import is_row_id
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, PromotionRecord, TagRecord, UnitOfWork
 from handlers.validation import MAX_USER_DATA_LENGTH, check_user_data
@@ -195,6 +196,8 @@ def check_reason(value: object, *, required: bool) -> str | None:
 async def _record(uow: UnitOfWork, request_id: int) -> PromotionRecord:
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         raise InvalidInput("A promotion request id must be an integer")
+    if not is_row_id(request_id):
+        raise NotFound(f"Promotion request {request_id} does not exist")
     record = await uow.promotions.get(request_id)
     if record is None:
         raise NotFound(f"Promotion request {request_id} does not exist")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import v1_texts
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -98,13 +99,14 @@ async def _change_permission(cmd: ChangeTagPermission, tag: TagRecord, uow: Unit
             changed = await uow.tags.remove_permission(tag.id, role, kind, name)
         if changed:
             await uow.tags.add_change(tag.id, cmd.action, actor.username,
-                                      f"{cmd.action} {kind} {name}", cmd.user_data)
+                                      v1_texts.permission_changed(cmd.action, kind, name),
+                                      cmd.user_data)
 
 
 async def _existing_tag(uow: UnitOfWork, id_or_name: str) -> TagRecord:
     tag = await uow.tags.get(id_or_name)
     if tag is None:
-        raise NotFound(f"Tag {id_or_name} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_TAG)
     return tag
 
 

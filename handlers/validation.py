@@ -38,18 +38,6 @@ def check_user_data(value: object) -> str | None:
     return value
 
 
-def contains_nul(value: object) -> bool:
-    """True if any string in a JSON-like value holds NUL, which PostgreSQL cannot store
-    and no legitimate value contains."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(item) for item in value)
-    return False
-
-
 def check_text(value: object, field: str, *, max_length: int = 10000) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f'"{field}" is required and must be a non-empty string')

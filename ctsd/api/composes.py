@@ -17,6 +17,7 @@ from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import body_hash
 from ctsd.db.representation import representation_of
 from ctsd.db.tables import compose_changes, composes
+from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.errors import InvalidInput, NotFound
 
@@ -29,7 +30,7 @@ async def import_compose(request: web.Request) -> web.Response:
     if not isinstance(parents, list):
         raise InvalidInput('"parent_compose_ids" must be a list of compose ids')
     if "compose_info" not in body:
-        raise InvalidInput('Missing "compose_info"')
+        raise InvalidInput(v1_texts.NO_COMPOSE_INFO_FIELD)
     command = ImportCompose(
         compose_info=body["compose_info"],
         parent_compose_ids=tuple(parents),
@@ -51,9 +52,6 @@ async def import_compose(request: web.Request) -> web.Response:
     return response
 
 
-_PATCH_ACTIONS = ("tag", "untag", "set_url")
-
-
 async def change_compose(request: web.Request) -> web.Response:
     compose_id = request.match_info["compose_id"]
     body = await json_object(request)
@@ -63,17 +61,17 @@ async def change_compose(request: web.Request) -> web.Response:
     if action in ("tag", "untag"):
         tag = body.get("tag")
         if not isinstance(tag, str) or not tag:
-            raise InvalidInput(f'Action {action} needs a "tag"')
+            raise InvalidInput(v1_texts.NO_TAG_FIELD)
         kind = TagCompose if action == "tag" else UntagCompose
         command = kind(compose_id, tag, user_data)
     elif action == "set_url":
         if "compose_url" not in body:
-            raise InvalidInput('Action set_url needs a "compose_url"')
+            raise InvalidInput(v1_texts.NO_COMPOSE_URL_FIELD)
         command = SetComposeUrl(compose_id, body["compose_url"], user_data)
+    elif action is None:
+        raise InvalidInput(v1_texts.NO_ACTION_FIELD)
     else:
-        raise InvalidInput(
-            f"Unknown action {action!r}; expected one of {', '.join(_PATCH_ACTIONS)}"
-        )
+        raise InvalidInput(v1_texts.UNKNOWN_ACTION)
     outcome = await bus_of(request).execute(command, actor_of(request))
     return json_response(outcome.body)
 
@@ -83,7 +81,7 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
         select(composes.c.pk).where(composes.c.compose_id == compose_id)
     )).scalar()
     if pk is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_COMPOSE)
     return pk
 
 
@@ -92,7 +90,7 @@ async def get_compose(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
         representation = await representation_of(conn, compose_id)
     if representation is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_COMPOSE)
     return json_response(representation)
 
 
@@ -124,7 +122,7 @@ async def repo_file(request: web.Request) -> web.Response:
             select(composes.c.compose_url).where(composes.c.compose_id == compose_id)
         )).first()
     if row is None:
-        raise NotFound(f"Compose {compose_id} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_COMPOSE)
     if not row.compose_url:
         raise NotFound(f"Compose {compose_id} has no compose_url")
     base = row.compose_url.rstrip("/")

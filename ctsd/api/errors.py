@@ -9,7 +9,14 @@ from http import HTTPStatus
 from aiohttp import web
 
 from ctsd.api.responses import json_response
-from ctsd.db.engine import ValueRefused
+from ctsd.api.url_text import url_problem
+from ctsd.db.errors import (
+    DATA_ERROR_MESSAGE,
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    is_data_error,
+    is_outage,
+)
 from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -25,11 +32,11 @@ def json_error(status: int, message: str) -> web.Response:
 
 @web.middleware
 async def reject_nul_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """NUL in a path or query can never be valid and PostgreSQL cannot compare it."""
-    if "\x00" in request.path or "\x00" in request.query_string or any(
-        "\x00" in value for value in request.query.values()
-    ):
-        return json_error(400, "The URL must not contain NUL characters")
+    """NUL or a lone surrogate in a path or query can never be valid, and PostgreSQL
+    cannot compare either (ctsd.api.url_text)."""
+    problem = url_problem(request)
+    if problem:
+        return json_error(400, f"The URL {problem}")
     return await handler(request)
 
 
@@ -39,12 +46,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except CommandError as exc:
         return json_error(exc.status, exc.message)
-    except ValueRefused:
-        # A value the database cannot hold that validation did not foresee: still the
-        # caller's input, so a 400, and still no SQL text in the answer.
-        log.warning("database refused a value on %s %s", request.method, request.path,
-                    exc_info=True)
-        return json_error(400, "A value in the request is out of range or malformed")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -60,7 +61,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
-    except Exception:
+    except Exception as exc:
+        mapped = database_error_response(exc, request)
+        if mapped is not None:
+            return mapped
         # The detail goes to the log only: the existing service leaked SQL to callers.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "Internal server error; the incident has been logged")
+
+
+def database_error_response(exc: Exception, request: web.Request) -> web.Response | None:
+    """503 with Retry-After while the database is away, 400 for a value it refused (one
+    log line each, no traceback: neither is a bug here); None for anything else."""
+    if is_data_error(exc):
+        # A value validation did not foresee: still the caller's input, no SQL text.
+        log.warning("database refused a value on %s %s: %s", request.method,
+                    request.path, type(exc).__name__)
+        return json_error(400, DATA_ERROR_MESSAGE)
+    if is_outage(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    type(exc).__name__)
+        response = json_error(503, UNAVAILABLE_MESSAGE)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return None

@@ -77,9 +77,12 @@ async def openapi_spec(request: web.Request) -> web.Response:
 
 async def about(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    builders = settings.allowed_builders.users | settings.allowed_builders.groups
+    # The existing CTS answers its ALLOWED_BUILDERS setting as configured: an object
+    # of group and user lists.
+    builders = {"groups": sorted(settings.allowed_builders.groups),
+                "users": sorted(settings.allowed_builders.users)}
     return json_response({"version": __version__, "auth_backend": settings.auth_backend,
-                              "allowed_builders": sorted(builders)})
+                          "allowed_builders": builders})
 
 
 async def userinfo(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from ctsd.api.openapi_parameters import (
 )
 from ctsd.api.openapi_promotions import workflow_paths, workflow_schemas
 from ctsd.api.openapi_queries import query_paths, query_schemas
-from ctsd.api.openapi_schemas import JSON, component_schemas, ref
+from ctsd.api.openapi_schemas import JSON, component_schemas, or_empty, ref
 
 _ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
            409: "Conflict"}
@@ -170,11 +170,12 @@ def _service_paths() -> JSON:
 
 
 def _event_paths() -> JSON:
-    after = query_parameter("after", {"type": "string"},
-                            "Cursor of the last event seen (`cursor` or `next`); absent or 0: from "
-                            "the oldest event kept")
-    limit = query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                                      "default": 100},
+    after = query_parameter("after", {"type": "string",
+                                      "pattern": r"^\s*(|0|[0-9]{1,19}:[0-9]{1,19})\s*$"},
+                            "Cursor of the last event seen (`cursor` or `next`); absent or 0: "
+                            "from the oldest event kept")
+    limit = query_parameter("limit", or_empty({"type": "integer", "minimum": 1,
+                                               "maximum": 1000, "default": 100}),
                             "Events per answer; outside 1-1000 answers 400")
     last_id = {"name": "Last-Event-ID", "in": "header", "required": False,
                "schema": {"type": "string"},

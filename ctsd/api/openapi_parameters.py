@@ -7,7 +7,7 @@ from typing import Any
 
 from ctsd.api.openapi_contents import contents_filter_parameters
 from ctsd.api.openapi_queries import CURSOR_PARAMETER
-from ctsd.api.openapi_schemas import JSON
+from ctsd.api.openapi_schemas import JSON, or_empty
 
 # Every field a list can be filtered and ordered on, with its kind (the kinds of
 # ctsd/db/queries/filters.py, which validates the values; a test keeps the two in step).
@@ -54,9 +54,11 @@ def _order_by(keys: list[str], default: str) -> JSON:
 
 def paging_parameters(per_page_default: int, per_page_max: int) -> list[JSON]:
     return [
-        query_parameter("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
-        query_parameter("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
-                                     "default": per_page_default},
+        query_parameter("page", or_empty({"type": "integer", "minimum": 1, "default": 1}),
+                        "Page number"),
+        query_parameter("per_page", or_empty({"type": "integer", "minimum": 1,
+                                              "maximum": per_page_max,
+                                              "default": per_page_default}),
                         f"Items per page; above {per_page_max} answers 400"),
     ]
 
@@ -65,8 +67,9 @@ def compose_filter_parameters() -> list[JSON]:
     """The filters of the compose list, shared by the query extensions (latest/...)."""
     return [
         *_filters(COMPOSE_FIELDS, with_suffixes=True),
-        query_parameter("date_before", _DATE, "Composes dated strictly before YYYYMMDD"),
-        query_parameter("date_after", _DATE, "Composes dated strictly after YYYYMMDD"),
+        query_parameter("date_before", or_empty(_DATE),
+                        "Composes dated strictly before YYYYMMDD"),
+        query_parameter("date_after", or_empty(_DATE), "Composes dated strictly after YYYYMMDD"),
         query_parameter("tag", {"type": "array", "items": {"type": "string"}},
                         "Repeatable: tag=A&tag=B&tag=-C is tagged A and B and not C; "
                         "tag= alone selects composes with no tag", style="form", explode=True),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctsd.api.openapi_schemas import JSON, ref
+from ctsd.api.openapi_schemas import JSON, or_empty, ref
 
 _ERROR_REFS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                409: "Conflict"}
@@ -51,9 +51,11 @@ def workflow_paths(per_page_default: int, per_page_max: int) -> JSON:
     compose_id = _path("compose_id", "Compose ID")
     tag = _path("tag", "Tag id or name")
     gates = ref("TagGates")
-    paging = [_query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
-              _query("per_page", {"type": "integer", "minimum": 1, "maximum": per_page_max,
-                                  "default": per_page_default}, "Items per page")]
+    paging = [_query("page", or_empty({"type": "integer", "minimum": 1, "default": 1}),
+                     "Page number"),
+              _query("per_page", or_empty({"type": "integer", "minimum": 1,
+                                           "maximum": per_page_max,
+                                           "default": per_page_default}), "Items per page")]
     return {
         "/api/1/composes/{compose_id}/promotions/": {
             "parameters": compose_id,
@@ -73,7 +75,7 @@ def workflow_paths(per_page_default: int, per_page_max: int) -> JSON:
                 _query("state", {"type": "string", "enum": ["requested", "performed",
                                                             "rejected", "withdrawn"]},
                        "Only requests in this state"),
-                _query("to", {"type": "string"},
+                _query("to", {"type": "string", "minLength": 1},
                        "Only requests to this ladder state ([workflow] ladder)"), *paging])},
         "/api/1/promotions/{request_id}/perform": _decision(
             "perform", "DecisionBody", "Perform a pending promotion (taggers of <to>)"),
@@ -135,7 +137,8 @@ def workflow_schemas() -> JSON:
         "PromotionRequestPage": _object({"items": {"type": "array",
                                                    "items": ref("PromotionRequest")},
                                          "meta": {"type": "object"}}, ["items", "meta"]),
-        "PromotionRequestBody": _object({"to": {"type": "string"}, "reason": {"type": "string"},
+        "PromotionRequestBody": _object({"to": {"type": "string", "minLength": 1},
+                                         "reason": {"type": "string"},
                                          "user_data": {"type": "string"}}, ["to"]),
         "DecisionBody": _object({"reason": {"type": "string"}}),
         "RejectBody": _object({"reason": {"type": "string", "minLength": 1}}, ["reason"]),

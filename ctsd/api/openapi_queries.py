@@ -65,7 +65,10 @@ def query_schemas() -> JSON:
             "type": "object", "required": ["items", "meta"],
             "properties": {
                 "items": {"type": "array", "items": ref("Compose")},
+                # Never "page": a page of ComposeList always has one, so an answer
+                # matches exactly one branch of the listing's oneOf.
                 "meta": {"type": "object", "required": ["per_page", "first", "next"],
+                         "not": {"required": ["page"]},
                          "properties": {"per_page": {"type": "integer"},
                                         "first": {"type": "string", "format": "uri"},
                                         "next": {**link, "description": "null on the "

@@ -36,6 +36,12 @@ def _strings(description: str = "") -> JSON:
     return schema
 
 
+def or_empty(schema: JSON) -> JSON:
+    """A query parameter that may also be sent empty (`?page=`): the service then takes
+    the default, as the existing CTS does, so the document must allow it."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -> JSON:
     schema: JSON = {"type": "object", "properties": properties, **extra}
     if required:
@@ -104,7 +110,7 @@ def _compose_schemas() -> JSON:
     }, ["compose_info"])
     change_request = _object({
         "action": _string(enum=["tag", "untag", "set_url"]),
-        "tag": _string("Tag name, for tag and untag"),
+        "tag": _string("Tag name, for tag and untag", minLength=1),
         "compose_url": _string("http(s) URL, for set_url", format="uri"),
         "user_data": _string("Recorded in the history, e.g. the ticket that asked"),
     }, ["action"])
@@ -171,7 +177,10 @@ def _service_schemas() -> JSON:
         "Changes": _object({"changes": {"type": "array", "items": ref("Change")}},
                            ["changes"]),
         "About": _object({"version": _string(), "auth_backend": _string(),
-                          "allowed_builders": _strings("Configured users and groups")},
+                          "allowed_builders": _object(
+                              {"groups": _strings("Configured groups"),
+                               "users": _strings("Configured users")},
+                              ["groups", "users"])},
                          ["version", "auth_backend", "allowed_builders"]),
         "UserInfo": _object({"username": _string(), "permissions": permissions},
                             ["username", "permissions"]),

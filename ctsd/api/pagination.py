@@ -61,10 +61,13 @@ def envelope(request: web.Request, settings: Settings, page: PageRequest, total:
     # Like Flask-SQLAlchemy's paginate(), which existing clients know: 0 pages when empty.
     pages = math.ceil(total / page.per_page)
     base = _absolute_url(request, settings)
-    kept = [(key, value) for key, value in request.query.items() if key not in PAGE_PARAMETERS]
+    # The existing CTS (Flask url_for) writes page and per_page first, then the other
+    # parameters in request order without "_"-prefixed ones; its clients compare them.
+    kept = [(key, value) for key, value in request.query.items()
+            if key not in PAGE_PARAMETERS and not key.startswith("_")]
 
     def link(number: int) -> str:
-        return str(base.with_query([*kept, ("page", number), ("per_page", page.per_page)]))
+        return str(base.with_query([("page", number), ("per_page", page.per_page), *kept]))
 
     meta = {
         "page": page.page,
@@ -72,7 +75,7 @@ def envelope(request: web.Request, settings: Settings, page: PageRequest, total:
         "per_page": page.per_page,
         "total": total,
         "first": link(1),
-        "last": link(max(pages, 1)),
+        "last": link(pages),  # page=0 for an empty result, as Flask-SQLAlchemy says
         "prev": link(page.page - 1) if page.page > 1 else None,
         "next": link(page.page + 1) if page.page < pages else None,
     }

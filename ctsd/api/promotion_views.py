@@ -20,6 +20,7 @@ from ctsd.db.queries import lookup, promotions
 from ctsd.db.queries.tags import gates_of
 from handlers.commands import DecidePromotion, RemoveCompose, RequestPromotion, SetTagGates
 from handlers.errors import InvalidInput, NotFound
+from handlers.identifiers import row_id_from_text
 from handlers.promotions import current_state, promotion_json
 
 PROMOTION_STATES = ("requested", "performed", "rejected", "withdrawn")
@@ -43,10 +44,11 @@ async def request_promotion(request: web.Request) -> web.Response:
 def _decision_view(decision: str) -> Any:
     async def decide(request: web.Request) -> web.Response:
         raw_id = request.match_info["request_id"]
-        if not raw_id.isdigit() or len(raw_id) > 18:
+        request_id = row_id_from_text(raw_id)
+        if request_id is None:
             raise NotFound(f"Promotion request {raw_id} does not exist")
         body = await json_object(request) if request.can_read_body else {}
-        command = DecidePromotion(int(raw_id), decision, body.get("reason"), _ladder(request))
+        command = DecidePromotion(request_id, decision, body.get("reason"), _ladder(request))
         outcome = await request.app[BUS].execute(command, actor_of(request))
         return json_response(outcome.body)
 

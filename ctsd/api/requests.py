@@ -9,9 +9,10 @@ from aiohttp import web
 
 from ctsd.api.keys import ACTOR, BUS
 from ctsd.service import CommandBus
+from handlers import v1_texts
 from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
-from handlers.validation import contains_nul
+from handlers.storable import json_problem
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -24,14 +25,15 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(f"Request body is not valid JSON: {exc}") from exc
+        raise InvalidInput(v1_texts.json_decode_failed(str(exc))) from exc
     except RecursionError as exc:
         raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
-    if contains_nul(body):
-        # PostgreSQL cannot store NUL in text; no legitimate value contains one.
-        raise InvalidInput("Request body must not contain NUL characters")
+    problem = json_problem(body)
+    if problem:
+        # PostgreSQL cannot store NUL or a lone surrogate; refuse before any handler runs.
+        raise InvalidInput(f"Request body {problem}")
     return body
 
 

@@ -42,8 +42,11 @@ class AuthChain:
         return self.oidc.required_scope(name) if self.oidc is not None else name
 
     async def close(self) -> None:
-        if self.oidc is not None:
-            await self.oidc.close()
+        # The oidc backend and a proxy backend asking UserInfo own HTTP sessions.
+        for backend in self.backends:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                await close()
 
 
 def authenticator_from(settings: AuthConfigured, groups: GroupResolver | None = None) -> AuthChain:

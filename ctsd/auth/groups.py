@@ -22,6 +22,8 @@ from ldap3.utils.conv import escape_filter_chars
 
 from ctsd.auth.errors import AuthUnavailable
 from ctsd.auth.settings import AuthConfigured, LdapSettings
+from handlers.errors import NotAuthenticated
+from handlers.usernames import username_problem
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,12 @@ class GroupResolver:
         self._ldap = ldap
 
     async def groups_for(self, username: str) -> frozenset[str]:
-        """Raises GroupsUnavailable when LDAP is configured and does not answer."""
+        """Raises GroupsUnavailable when LDAP is configured and does not answer, and
+        NotAuthenticated for a username no backend may accept (handlers.usernames):
+        every backend asks for the groups of the user it found before answering."""
+        problem = username_problem(username)
+        if problem:
+            raise NotAuthenticated(problem)
         groups = self._static.get(username, frozenset())
         if self._ldap is not None:
             groups = groups | await self._ldap.groups_for(username)

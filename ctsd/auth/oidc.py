@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ctsd.auth.groups import GroupResolver
 from ctsd.auth.jwks import JwksCache
+from ctsd.auth.scopes import api_scopes
 from ctsd.auth.settings import OidcSettings
 from handlers.errors import NotAuthenticated
 from handlers.identity import Actor
@@ -80,9 +81,7 @@ class OidcBackend:
 
     def _scopes(self, claims: dict[str, Any]) -> frozenset[str]:
         raw = claims.get("scope", claims.get("scp", ""))
-        granted = set(raw.split() if isinstance(raw, str) else _strings(raw))
-        prefix = self._config.scope_namespace
-        return frozenset(s[len(prefix):] for s in granted if s.startswith(prefix))
+        return api_scopes(raw, self._config.scope_namespace)
 
     def required_scope(self, name: str) -> str:
         """The full scope string a client must request for an API scope name."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from ctsd.auth.groups import GroupResolver
+from ctsd.auth.openidc_headers import OpenidcHeaders
 from ctsd.auth.settings import ProxySettings
 from handlers.errors import NotAuthenticated
 from handlers.identity import Actor
@@ -35,6 +36,7 @@ class ProxyBackend:
         self._strip_realm = config.strip_realm
         self._trusted = parse_networks(trusted)
         self._groups = groups
+        self._openidc = OpenidcHeaders.from_settings(config)
 
     async def authenticate(self, request: web.Request) -> Actor | None:
         values = request.headers.getall(self._header, [])
@@ -48,7 +50,15 @@ class ProxyBackend:
         username = values[0].strip()
         if self._strip_realm:
             username = username.split("@", 1)[0]
-        return Actor(username, await self._groups.groups_for(username), backend=BACKEND)
+        groups = await self._groups.groups_for(username)
+        if self._openidc is None:
+            return Actor(username, groups, backend=BACKEND)
+        extra_groups, scopes = await self._openidc.read(request)
+        return Actor(username, groups | extra_groups, backend=BACKEND, scopes=scopes)
+
+    async def close(self) -> None:
+        if self._openidc is not None:
+            await self._openidc.close()
 
     def _from_proxy(self, remote: str | None) -> bool:
         try:

@@ -51,6 +51,16 @@ class ProxySettings:
     # Kerberos principals arrive as user@REALM: true keeps only "user". Off by default,
     # as with e-mail-like names it would make alice@a.org and alice@b.org one user.
     strip_realm: bool = False
+    # mod_auth_openidc: the token's scope (e.g. OIDC_CLAIM_scope), checked against the
+    # same API scopes as [auth.oidc] (under scope_namespace). Unset: no scope check.
+    scope_header: str = ""
+    scope_namespace: str = ""
+    # Groups from the provider's UserInfo endpoint, asked with the forwarded access
+    # token (e.g. header OIDC_access_token); cached briefly, a failure gives no groups.
+    token_header: str = ""
+    userinfo_url: str = ""
+    userinfo_groups_claim: str = "groups"
+    userinfo_cache_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from pika.spec import BasicProperties
 from ctsd.amqp import Delivery
 from ctsd.auth.errors import AuthUnavailable
 from ctsd.consumer.inputs import Refused
-from ctsd.db.failures import is_database_outage
+from ctsd.db.errors import is_outage as database_away
 
 
 def is_outage(exc: BaseException) -> bool:
     """True for failures that say nothing about the message: the database, or the
     directory that says which groups a sender is in, is away."""
-    return isinstance(exc, AuthUnavailable) or is_database_outage(exc)
+    return isinstance(exc, AuthUnavailable) or database_away(exc)
 
 
 def message_key(delivery: Delivery) -> str:

@@ -32,7 +32,7 @@ from handlers.commands import (
     UntagCompose,
 )
 from handlers.identity import Actor
-from handlers.validation import contains_nul
+from handlers.storable import json_problem
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
 from schemas.registry import REQUEST_SCHEMAS
 from schemas.requests import (
@@ -101,16 +101,16 @@ def decode_body(body: bytes) -> dict[str, Any]:
     """The JSON object a message carries; NUL characters are refused as over HTTP."""
     try:
         value = json.loads(body)
-        has_nul = contains_nul(value)
+        problem = json_problem(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Refused(400, "invalid json", f"Body is not JSON: {exc}") from exc
     except RecursionError as exc:
         raise Refused(400, "invalid json", "Body is nested too deeply") from exc
     if not isinstance(value, dict):
         raise Refused(400, "invalid json", "Body must be a JSON object")
-    if has_nul:
-        # PostgreSQL text cannot hold NUL; refusing here beats a database error later.
-        raise Refused(400, "invalid input", "Body must not contain NUL characters")
+    if problem:
+        # PostgreSQL text cannot hold NUL or lone surrogates: refuse before the database.
+        raise Refused(400, "invalid input", f"Body {problem}")
     return value
 
 

@@ -36,6 +36,7 @@ from ctsd.broker.settings import safe_url
 from ctsd.config import Settings
 from ctsd.consumer.deliveries import dead_letter_properties, is_outage, message_key
 from ctsd.consumer.inputs import InputTopics, Intent, Refused, decode_body, intent_for
+from ctsd.db.errors import DATA_ERROR_MESSAGE, is_data_error
 from ctsd.observability.bus_tracing import consuming
 from ctsd.service import BusCommand, CommandBus
 from handlers.errors import CommandError
@@ -217,8 +218,11 @@ class Consumer:
             reason = _REASONS.get(exc.status, "invalid input")
             raise Refused(exc.status, reason, exc.message) from exc
         except Exception as exc:
-            # A bug or data the database refuses: retrying cannot help, and holding the
-            # message would stop the whole queue behind it.
+            if is_data_error(exc):
+                # The database refused a value of the message: the sender's to fix.
+                raise Refused(400, "invalid input", DATA_ERROR_MESSAGE) from exc
+            # A bug: retrying cannot help, and holding the message would stop the whole
+            # queue behind it.
             log.exception("message %s on %s failed", key, routing_key)
             raise Refused(500, "internal error", f"{type(exc).__name__}: {exc}") from exc
         _log_applied(item, routing_key, outcome.replayed)

@@ -13,6 +13,8 @@ Two broker guarantees name a publisher:
 
 from __future__ import annotations
 
+from handlers.usernames import username_problem
+
 
 class SenderRefused(Exception):
     """Nobody vouches for the sender; ctsd.consumer.inputs makes it a Refused."""
@@ -32,7 +34,17 @@ def split_request_topic(suffix: str) -> tuple[str, str | None]:
 
 def request_sender(user_id: str | None, topic_sender: str | None,
                    trust_topic: bool) -> str:
-    """The sender's login, or SenderRefused (401/403) when nobody vouches for it."""
+    """The sender's login, or SenderRefused (401/403) when nobody vouches for it or the
+    name is not one a user can have (the same username rule as HTTP callers)."""
+    sender = _vouched_sender(user_id, topic_sender, trust_topic)
+    problem = username_problem(sender)
+    if problem:
+        raise SenderRefused(401, "no authenticated sender", problem)
+    return sender
+
+
+def _vouched_sender(user_id: str | None, topic_sender: str | None,
+                    trust_topic: bool) -> str:
     if user_id:
         if topic_sender is not None and topic_sender != user_id:
             raise SenderRefused(403, "sender mismatch",

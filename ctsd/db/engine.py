@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ctsd import jsonio
@@ -16,10 +15,8 @@ from ctsd.observability.tracing import instrument_engine
 WRITE_OPTION = "cts_write"
 
 # Named here so that ctsd/api/ needs no SQLAlchemy import: the type of the read engine
-# (ctsd/api/keys.py), and the error of a value the database cannot hold, which is the
-# caller's input, not a fault (ctsd/api/errors.py answers it 400).
+# (ctsd/api/keys.py). Database errors are classified in ctsd/db/errors.py.
 ReadEngine = AsyncEngine
-ValueRefused = DataError
 
 
 def _json_text(value: Any) -> str:
@@ -29,7 +26,9 @@ def _json_text(value: Any) -> str:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
-        engine = create_async_engine(settings.async_database_url,
+        # hide_parameters everywhere: an error logged with its statement must not
+        # carry the caller's values (tokens, user data) into the log.
+        engine = create_async_engine(settings.async_database_url, hide_parameters=True,
                                      connect_args={"timeout": 30},
                                      json_serializer=_json_text)
         _make_sqlite_writes_immediate(engine)
@@ -43,6 +42,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_recycle=3600,
         json_serializer=_json_text,
+        hide_parameters=True,
     ))
 
 
@@ -72,7 +72,7 @@ def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     # afterwards, and that WAL flush includes this earlier record.
     return instrument_engine(create_async_engine(
         settings.async_database_url, pool_size=4, max_overflow=0, pool_recycle=3600,
-        isolation_level="AUTOCOMMIT",
+        isolation_level="AUTOCOMMIT", hide_parameters=True,
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     ))
 

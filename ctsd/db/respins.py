@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ctsd import jsonio
 from ctsd.db import kept_answers
 from ctsd.db.compose_statements import statements
+from ctsd.db.respin_release import unused_counter_deletion
 from ctsd.db.tables import respin_counters
 
 
@@ -94,9 +95,22 @@ class SeparateTransactionRespins:
                     .where(respin_counters.c.stream == stream, counter == respin)
                     .values(last_respin=respin - 1)
                 )
+            # A counter these imports created for a stream with no compose yet goes too:
+            # a refused import leaves nothing behind. Per stream, once all is given back.
+            for stream, lowest in _lowest_respins(allocated).items():
+                deletion = unused_counter_deletion(stream, lowest - 1)
+                if deletion is not None:
+                    await conn.execute(deletion)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _lowest_respins(allocated: list[tuple[str, int]]) -> dict[str, int]:
+    lowest: dict[str, int] = {}
+    for stream, respin in allocated:
+        lowest[stream] = min(respin, lowest.get(stream, respin))
+    return lowest
 
 
 def respins_for(allocator: AsyncEngine | None) -> RespinAllocator:

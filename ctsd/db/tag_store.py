@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.engine import upsert_insert
 from ctsd.db.tables import tag_changes, tag_permissions, tags
+from handlers.identifiers import row_id_from_text
 from handlers.ports import TagRecord
 
 
@@ -47,9 +48,10 @@ class SqlTagStore:
 
     async def _read(self, id_or_name: str) -> TagRecord | None:
         # One query: the tag with its permission rows (none → one row of NULLs).
-        if id_or_name.isdigit():
+        tag_id = row_id_from_text(id_or_name)
+        if tag_id is not None:
             found = await self._conn.execute(_TAG_BY_NAME_OR_ID,
-                                             {"name": id_or_name, "id": int(id_or_name)})
+                                             {"name": id_or_name, "id": tag_id})
         else:
             found = await self._conn.execute(_TAG_BY_NAME, {"name": id_or_name})
         rows = found.all()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.contents_store import SqlContentsStore
 from ctsd.db.engine import insert_for, open_write_connection
+from ctsd.db.errors import is_outage
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
@@ -122,10 +123,11 @@ class SqlUnitOfWork:
     async def _release_respins(self) -> None:
         try:
             await self.composes.release_respins()
-        except Exception:
+        except Exception as exc:
             # Best effort: failing here only leaves a gap; the original error matters.
+            # With the database away that is expected: one line, no traceback.
             log.warning("could not give back respins %s", self.composes.allocated,
-                        exc_info=True)
+                        exc_info=not is_outage(exc))
 
     def now(self) -> datetime:
         # One timestamp per command: its history rows and events agree on "when".

@@ -93,7 +93,7 @@ def test_errors_are_one_line_with_the_server_message_and_exit_1(server):
     url = server.base_url
     result = cts(url, "show", "nope-1.0-20250101.0")
     assert result.returncode == 3  # not found
-    assert result.stderr.strip() == "cts: error: 404: Compose nope-1.0-20250101.0 does not exist"
+    assert result.stderr.strip() == "cts: error: 404: No such compose found."
     result = cts(url, "latest", "release_short=none")
     assert result.returncode == 3 and "No compose matches" in result.stderr
     result = cts(url, "find", "order_by=nope")

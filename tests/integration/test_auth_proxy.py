@@ -86,7 +86,7 @@ async def test_static_group_makes_a_tagger_and_others_get_403(
                                  headers=as_user("mallory"))
     assert refused.status == 403
     assert (await refused.json())["message"] == (
-        "User mallory is not allowed to tag composes with qa-passed")
+        'User "mallory" does not have "taggers" permission for tag "qa-passed".')
     assert database_state(database_url) == before
     info = await (await client.get("/api/1/userinfo", headers=as_user("bob"))).json()
     assert info["permissions"]["is_tagger_of"] == ["qa-passed"]

@@ -100,7 +100,7 @@ async def test_latest_does_not_shadow_compose_routes(client):
     ids = await seed(client)
     assert id_of(await get_json(client, f"/api/1/composes/{ids['n1']}")) == ids["n1"]
     body = await get_json(client, "/api/1/composes/latest", 404)
-    assert "latest" in body["message"]
+    assert body["message"] == "No such compose found."  # looked up as a compose id
 
 
 async def test_latest_refuses_bad_input_with_400(client):

@@ -94,7 +94,7 @@ async def test_reject_and_withdraw(client, database_url):
     ("POST", f"{BASE}/promotions/", {"to": "milestone"}, 409, "cannot be skipped"),
     ("POST", f"{BASE}/promotions/", {"to": "nightly", "reason": 5}, 400, '"reason"'),
     ("POST", "/api/1/composes/nope-1-20200101.0/promotions/", {"to": "nightly"}, 404,
-     "does not exist"),
+     "No such compose found."),
     ("POST", "/api/1/promotions/2/reject", {}, 400, '"reason" is required'),
     ("POST", "/api/1/promotions/999/perform", {}, 404, "does not exist"),
     ("POST", "/api/1/promotions/abc/perform", {}, 404, "does not exist"),

@@ -39,7 +39,7 @@ def test_environment_overrides_the_file(tmp_path):
 
 @pytest.mark.parametrize(("content", "named"), [
     ("[databse]\nurl = 'x'\n", "databse"),
-    ("[http]\nper_page_default = 500\n", "per_page_default"),
+    ("[http]\nper_page_default = 5000\n", "per_page_default"),
     ("[auth]\nadmins = ['alice']\n", "[auth.admins]"),
     ("[database]\nurl = 'mysql://x/y'\n", "postgresql and sqlite"),
     ("not toml at all = = =", "ctsd.toml"),

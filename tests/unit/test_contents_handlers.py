@@ -63,7 +63,7 @@ async def test_only_builders_and_admins_import(db):
     (ImportComposeContents(CID, "rpms", {"header": {"type": "productmd.rpms"}}),
      InvalidInput, "Not a valid productmd rpms file"),
     (ImportComposeContents("nope-1-20200101.0", "rpms",
-                           rpms_document("nope-1-20200101.0", [])), NotFound, "nope"),
+                           rpms_document("nope-1-20200101.0", [])), NotFound, "No such compose"),
 ])
 async def test_bad_imports_change_nothing(db, command, error, message):
     await imported(db)

@@ -174,7 +174,7 @@ async def test_permissions_go_through_the_ladder_tags(db_with_compose):
     await decide(db, 1, "withdraw")
     await grant(db, "nightly-requested", "add_tagger", "alice")
     made = await request(db, actor=ALICE)
-    with pytest.raises(Forbidden, match="not allowed to tag"):
+    with pytest.raises(Forbidden, match="does not have \"taggers\" permission"):
         await decide(db, made["id"], "perform", actor=BOB)
     await execute(db, CreateTag("nightly", "d", "https://d"), ADMIN, ROLES)
     await grant(db, "nightly", "add_tagger", "bob")

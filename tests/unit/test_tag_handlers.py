@@ -146,7 +146,7 @@ async def test_edit_refuses_invalid_values(tag_db):
 
 
 async def test_edit_of_unknown_tag_is_not_found_and_non_admins_are_forbidden(tag_db):
-    with pytest.raises(NotFound, match="stable"):
+    with pytest.raises(NotFound, match="No such tag found"):
         await execute(tag_db, EditTag("stable", description="x"), ADMIN, ROLES)
     with pytest.raises(Forbidden):
         await execute(tag_db, EditTag("nightly", description="x"), BUILDER, ROLES)
@@ -170,8 +170,10 @@ async def test_add_tagger_user_and_group_in_one_command(tag_db):
     assert (answer["taggers"], answer["tagger_groups"]) == (["alice"], ["qe"])
     assert (answer["untaggers"], answer["untagger_groups"]) == ([], [])
     assert tag_db.tag_history("nightly")[1:] == [
-        Change(1, FIXED_NOW, "add_tagger", "admin", "add_tagger user alice", "ticket-3"),
-        Change(1, FIXED_NOW, "add_tagger", "admin", "add_tagger group qe", "ticket-3"),
+        Change(1, FIXED_NOW, "add_tagger", "admin",
+               'Tagger permission granted to user "alice".', "ticket-3"),
+        Change(1, FIXED_NOW, "add_tagger", "admin",
+               'Tagger permission granted to group "qe".', "ticket-3"),
     ]
 
 

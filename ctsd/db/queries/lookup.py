@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd.db.tables import composes
 from ctsd.db.tag_store import SqlTagStore
 from ctsd.db.uow import utcnow
+from handlers import v1_texts
 from handlers.errors import NotFound
 
 _PK_BY_ID = select(composes.c.pk).where(composes.c.compose_id == bindparam("compose_id"))
@@ -25,6 +26,6 @@ async def tag_id(conn: AsyncConnection, id_or_name: str) -> int:
     """The id of the tag named by id or name; NotFound if there is none."""
     tag = await SqlTagStore(conn, utcnow).get(id_or_name)
     if tag is None:
-        raise NotFound(f"Tag {id_or_name} does not exist")
+        raise NotFound(v1_texts.NO_SUCH_TAG)
     return tag.id
 

@@ -18,7 +18,7 @@ pending, a request already decided) are 409; malformed input (unknown state) is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from handlers.commands import PROMOTION_DECISIONS, DecidePromotion, RequestPromotion
@@ -41,6 +41,7 @@ from handlers.events import (
 from handlers.identifiers import is_row_id
 from handlers.identity import Actor, Roles
 from handlers.ports import ComposeRef, PromotionRecord, TagRecord, UnitOfWork
+from handlers.timeformat import iso_utc
 from handlers.validation import MAX_USER_DATA_LENGTH, check_user_data
 
 _DECIDED_STATE = {"perform": "performed", "reject": "rejected", "withdraw": "withdrawn"}
@@ -209,11 +210,7 @@ def _message(what: str, reason: str | None) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+    return None if value is None else iso_utc(value)
 
 
 def promotion_json(record: PromotionRecord) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.requests import actor_of, bus_of, client_gone, json_object, optional_str
 from ctsd.api.responses import json_response
-from ctsd.api.timeformat import iso_utc
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import body_hash
 from ctsd.db.representation import representation_of
@@ -20,6 +19,7 @@ from ctsd.db.tables import compose_changes, composes
 from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.errors import InvalidInput, NotFound
+from handlers.timeformat import iso_utc
 
 _VARIANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

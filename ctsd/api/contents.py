@@ -11,7 +11,6 @@ from aiohttp import web
 from ctsd.api.keys import READ_ENGINE, SETTINGS
 from ctsd.api.pagination import PAGE_PARAMETERS, envelope, page_request
 from ctsd.api.responses import json_response
-from ctsd.api.timeformat import iso_utc
 from ctsd.db import contents_diff, contents_history, contents_queries
 from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.contents_queries import SetFilter
@@ -19,6 +18,7 @@ from ctsd.db.queries import filters
 from ctsd.db.queries.filters import COMPOSE_FIELDS
 from handlers.contents_parse import CATEGORIES
 from handlers.errors import InvalidInput
+from handlers.timeformat import iso_utc
 
 _RPM_PARAMETERS = frozenset({"variant", "arch", "name", "category", *PAGE_PARAMETERS})
 _IMAGE_PARAMETERS = frozenset({"variant", "arch", "type", "format", *PAGE_PARAMETERS})

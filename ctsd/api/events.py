@@ -22,9 +22,9 @@ from aiohttp import web
 
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.responses import json_response
-from ctsd.api.timeformat import iso_utc
 from ctsd.db.queries.events import START, Cursor, FeedEvent, read_events
 from handlers.errors import InvalidInput
+from handlers.timeformat import iso_utc
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -15,13 +15,13 @@ from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
 from ctsd.api.pagination import envelope, page_request
 from ctsd.api.requests import actor_of, json_object, optional_str
 from ctsd.api.responses import json_response
-from ctsd.api.timeformat import iso_utc
 from ctsd.db.queries import lookup, promotions
 from ctsd.db.queries.tags import gates_of
 from handlers.commands import DecidePromotion, RemoveCompose, RequestPromotion, SetTagGates
 from handlers.errors import InvalidInput, NotFound
 from handlers.identifiers import row_id_from_text
 from handlers.promotions import current_state, promotion_json
+from handlers.timeformat import iso_utc
 
 PROMOTION_STATES = ("requested", "performed", "rejected", "withdrawn")
 

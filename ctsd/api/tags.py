@@ -7,10 +7,10 @@ from aiohttp import web
 from ctsd.api.keys import READ_ENGINE
 from ctsd.api.requests import actor_of, bus_of, json_object, optional_str
 from ctsd.api.responses import json_response
-from ctsd.api.timeformat import iso_utc
 from ctsd.db.queries import lookup
 from ctsd.db.queries.tags import tag_changes_of, tag_representation
 from handlers.commands import ChangeTagPermission, CreateTag, EditTag
+from handlers.timeformat import iso_utc
 
 
 async def create_tag(request: web.Request) -> web.Response:

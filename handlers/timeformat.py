@@ -1,4 +1,5 @@
-"""Timestamps in answers: UTC, ISO 8601, with a Z."""
+"""Timestamps in answers and messages: UTC, ISO 8601, with a Z (seconds only). Here,
+below every layer, so that handlers (promotion objects in messages) and views share it."""
 
 from __future__ import annotations
 

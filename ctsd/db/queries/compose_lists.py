@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import operators
 
 from ctsd.db.queries.filters import order_clause
 from ctsd.db.queries.seek import SortKey, seek_condition
@@ -32,31 +33,37 @@ async def _offset_rows(conn: AsyncConnection, conditions: list[Any], order: list
                        offset: int, per_page: int) -> tuple[int, list[Any]]:
     """The total and one page of rows with the representation columns.
 
-    Filtered: one query, counting with a window over the matches (they are few, and the
-    count had to visit them all anyway). Unfiltered: a COUNT, then the page's pks from
-    the covering sort index, so a deep page never reads the rows it skips.
+    A COUNT, then the page's pks in sort order (an index walk that stops after the
+    page). Counting in the page query instead (count() over ()) made PostgreSQL sort
+    every match before the first row: 1.3 s for `?tag=` at 1,000,000 composes. A page
+    in the second half is taken from the other end, with the order reversed, so the
+    last page walks per_page index entries, not a million.
     """
-    if offset > MAX_OFFSET:
-        return await count(conn, select(composes.c.pk).where(*conditions)), []
-    pks = select(composes.c.pk).where(*conditions).order_by(*order)
-    if conditions:
-        pks = pks.add_columns(func.count().over().label("total"))
-    else:
-        total = await count(conn, select(composes.c.pk))
-        if offset >= total:
-            return total, []
-    window = pks.limit(per_page).offset(offset).subquery()
-    rows = (await conn.execute(
-        REPRESENTATION_ROWS.add_columns(*([window.c.total] if conditions else []))
-        .join(window, window.c.pk == composes.c.pk)
-        .order_by(*order)
-    )).all()
-    if not conditions:
-        return total, list(rows)
-    if rows:
-        return rows[0].total, list(rows)
-    # Past the last page the window saw no row: count separately.
-    return await count(conn, select(composes.c.pk).where(*conditions)), []
+    where = select(composes.c.pk).where(*conditions)
+    total = await count(conn, where)
+    if offset >= total or offset > MAX_OFFSET:
+        return total, []
+    limit = min(per_page, total - offset)
+    if offset > total // 2:
+        window = (where.order_by(*(reversed_clause(clause) for clause in order))
+                  .limit(limit).offset(total - offset - limit).subquery())
+        rows = (await conn.execute(REPRESENTATION_ROWS.join(window, window.c.pk == composes.c.pk)
+                                   .order_by(*(reversed_clause(c) for c in order)))).all()
+        return total, list(reversed(rows))
+    window = where.order_by(*order).limit(limit).offset(offset).subquery()
+    rows = (await conn.execute(REPRESENTATION_ROWS.join(window, window.c.pk == composes.c.pk)
+                               .order_by(*order))).all()
+    return total, list(rows)
+
+
+def reversed_clause(clause: Any) -> Any:
+    """The ORDER BY clause walking the other way: ASC <-> DESC, NULLS FIRST <-> LAST."""
+    modifier = clause.modifier
+    if modifier is operators.nulls_first_op:
+        return reversed_clause(clause.element).nulls_last()
+    if modifier is operators.nulls_last_op:
+        return reversed_clause(clause.element).nulls_first()
+    return clause.element.asc() if modifier is operators.desc_op else clause.element.desc()
 
 
 async def count(conn: AsyncConnection, filtered: Select[Any]) -> int:

@@ -1,4 +1,5 @@
-"""Benchmark ctsd on PostgreSQL with the shared HTTP harness (../shared/bench/ctsbench.py).
+"""Benchmark ctsd on PostgreSQL with the shared HTTP harness (../shared/bench/ctsbench.py,
+or the file CTS_BENCH_HARNESS names).
 
 Creates a fresh PostgreSQL database, starts `ctsd serve` on it, seeds N composes and runs
 the get / list_filter / list_deep / tag / create / collide scenarios, then prints the
@@ -26,7 +27,10 @@ from pathlib import Path
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
-HARNESS = ROOT.parent / "shared" / "bench" / "ctsbench.py"
+# The shared harness; from a worktree (/work/wt/<branch>) it is not beside the checkout,
+# so CTS_BENCH_HARNESS (the path of ctsbench.py) overrides where it is looked for.
+HARNESS = Path(os.environ.get("CTS_BENCH_HARNESS",
+                              ROOT.parent / "shared" / "bench" / "ctsbench.py"))
 RESULTS = ROOT / "bench" / "results"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 

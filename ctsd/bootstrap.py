@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.config import Settings
 from ctsd.contents_fetch.worker import contents_fetch_cleanup_ctx
-from ctsd.db.engine import create_allocator_engine, create_engine, read_only
+from ctsd.db.engine import (
+    create_allocator_engine,
+    create_engine,
+    create_write_engine,
+    read_only,
+)
 from ctsd.db.respins import respins_for
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx, run_relay
@@ -62,15 +67,20 @@ async def open_write_path(settings: Settings, *,
     out as if it had run once. The price is that its batch holds the stream's counter
     row until it commits; an HTTP import of the same stream waits that long.
     """
-    engine = create_engine(settings)
+    engine = create_write_engine(settings)
+    # SQLite: the write engine has one connection (writes queue in the process), so
+    # reads get a pool of their own. PostgreSQL: one pool for both.
+    reads = create_engine(settings) if settings.is_sqlite else engine
     allocator = None if gapless_respins else create_allocator_engine(settings)
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),
                          respins_for(allocator))
-        yield WritePath(bus, read_only(engine))
+        yield WritePath(bus, read_only(reads))
     finally:
         await engine.dispose()
+        if reads is not engine:
+            await reads.dispose()
         if allocator is not None:
             await allocator.dispose()
 

@@ -15,6 +15,7 @@ from ctsd.api.responses import json_response
 from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.queries import compose_lists, filters
 from ctsd.db.queries.filters import COMPOSE_FIELDS, TAG_FIELDS
+from ctsd.db.queries.tag_counts import tag_only_count
 from ctsd.db.queries.tags import tag_page
 
 _COMPOSE_PARAMETERS = frozenset({
@@ -43,7 +44,8 @@ async def list_composes(request: web.Request) -> web.Response:
     async with request.app[READ_ENGINE].connect() as conn:
         conditions = filters.compose_conditions(query, conn.dialect.name)
         total, items = await compose_lists.offset_page(conn, conditions, order,
-                                                       page.offset, page.per_page)
+                                                       page.offset, page.per_page,
+                                                       counted=tag_only_count(query))
     return json_response(envelope(request, settings, page, total, items))
 
 

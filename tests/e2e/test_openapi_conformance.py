@@ -69,6 +69,10 @@ def test_answers_conform_to_the_published_document(api_schema: schemathesis.Base
     failures: dict[str, str] = {}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 30
+    # The live event stream never ends (heartbeats while idle), so a generated request
+    # that is valid would wait forever; tests/integration/test_events.py covers it.
+    operations = [op for op in operations if op.path != "/api/1/events/stream"]
+    assert len(operations) >= 30
     for operation in operations:
         try:
             _check_operation(operation, served.base_url)

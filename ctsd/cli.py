@@ -144,7 +144,7 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int |
         return 2
     migrate.upgrade(settings)
     if workers <= 1:
-        _run_worker(settings, host, port, reuse_port=False)
+        _run_worker(settings, host, port)
         return 0
     # gunicorn with aiohttp's worker class: the parent binds once, workers inherit.
     return serve_workers(settings, host, port, workers)
@@ -174,12 +174,12 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name other than localhost: assume it is reachable
 
 
-def _run_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+def _run_worker(settings: Settings, host: str, port: int) -> None:
     # uvloop's C event loop and transports: the API spends much of its time in socket
     # I/O to clients and to PostgreSQL.
     try:
         # ctsd.api.server: aiohttp's own errors (malformed requests) answer JSON too.
-        run_app(create_app(settings), host=host, port=port, reuse_port=reuse_port,
+        run_app(create_app(settings), host=host, port=port,
                 ssl_context=server_ssl_context(settings), loop=uvloop.new_event_loop())
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)

@@ -87,12 +87,12 @@ class JsonErrorAppRunner(web.AppRunner):
                                debug=app._debug, **self._kwargs)
 
 
-async def _serve(app: web.Application, host: str, port: int, reuse_port: bool,
+async def _serve(app: web.Application, host: str, port: int,
                  ssl_context: ssl.SSLContext | None) -> None:
     runner = JsonErrorAppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         log.info("======== Running on %s ========", site.name)
         await asyncio.Event().wait()
@@ -100,11 +100,11 @@ async def _serve(app: web.Application, host: str, port: int, reuse_port: bool,
         await runner.cleanup()
 
 
-def run_app(app: web.Application, *, host: str, port: int, reuse_port: bool,
+def run_app(app: web.Application, *, host: str, port: int,
             ssl_context: ssl.SSLContext | None, loop: asyncio.AbstractEventLoop) -> None:
     """Serve until SIGTERM or SIGINT, then shut down cleanly (like `web.run_app`)."""
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(app, host, port, reuse_port, ssl_context))
+    main = loop.create_task(_serve(app, host, port, ssl_context))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):

@@ -10,11 +10,42 @@ from typing import Any
 import orjson
 
 
+class StoredJson:
+    """JSON text already made (a compose's stored answer): `dumps` puts it into the
+    document as it is, without parsing and encoding it again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoredJson) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def value(self) -> Any:
+        return loads(self.text)
+
+
+def _as_fragment(value: Any) -> Any:
+    if isinstance(value, StoredJson):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _as_value(value: Any) -> Any:
+    if isinstance(value, StoredJson):
+        return value.value()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any) -> bytes:
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_as_fragment)
     except TypeError:
-        return json.dumps(value).encode()
+        return json.dumps(value, default=_as_value).encode()
 
 
 def loads(text: str | bytes) -> Any:

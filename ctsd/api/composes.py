@@ -14,7 +14,7 @@ from ctsd.api.requests import actor_of, bus_of, client_gone, json_object, option
 from ctsd.api.responses import json_response
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import body_hash
-from ctsd.db.representation import representation_of
+from ctsd.db.representation import answer_of
 from ctsd.db.tables import compose_changes, composes
 from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
@@ -88,10 +88,10 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
 async def get_compose(request: web.Request) -> web.Response:
     compose_id = request.match_info["compose_id"]
     async with request.app[READ_ENGINE].connect() as conn:
-        representation = await representation_of(conn, compose_id)
-    if representation is None:
+        answer = await answer_of(conn, compose_id)
+    if answer is None:
         raise NotFound(v1_texts.NO_SUCH_COMPOSE)
-    return json_response(representation)
+    return json_response(answer)
 
 
 async def compose_changes_view(request: web.Request) -> web.Response:

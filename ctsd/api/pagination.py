@@ -56,7 +56,7 @@ def _positive(query: MultiMapping[str], key: str, default: int) -> int:
 
 
 def envelope(request: web.Request, settings: Settings, page: PageRequest, total: int,
-             items: list[dict[str, Any]]) -> dict[str, Any]:
+             items: list[Any]) -> dict[str, Any]:
     """The v1 list answer: the items and links that keep every filter of the request."""
     # Like Flask-SQLAlchemy's paginate(), which existing clients know: 0 pages when empty.
     pages = math.ceil(total / page.per_page)
@@ -83,7 +83,7 @@ def envelope(request: web.Request, settings: Settings, page: PageRequest, total:
 
 
 def cursor_envelope(request: web.Request, settings: Settings, per_page: int,
-                    next_cursor: str | None, items: list[dict[str, Any]]) -> dict[str, Any]:
+                    next_cursor: str | None, items: list[Any]) -> dict[str, Any]:
     """A keyset page (?cursor=): no total or page count, which would cost a COUNT, and
     a `next` link carrying the cursor after this page (null on the last page)."""
     base = _absolute_url(request, settings)

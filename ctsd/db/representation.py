@@ -1,4 +1,5 @@
-"""Build the v1 compose representation for a batch of composes in two queries.
+"""Build the v1 compose representation for a batch of composes in two queries, or
+answer the one stored with the compose (`composes.rendered`, ctsd.db.rendering).
 
 The statements are built once at import: constructing SQLAlchemy selects per request was
 the largest Python cost of a list page.
@@ -26,7 +27,8 @@ _PKS: BindParameter[Any] = bindparam("pks", expanding=True)
 REPRESENTATION_ROWS = (
     select(composes.c.pk, composes.c.compose_info, composes.c.builder,
            composes.c.compose_url, composes.c.build_status, composes.c.removed_at,
-           composes.c.removed_reason, _RESPIN_OF.c.compose_id.label("respin_of"))
+           composes.c.removed_reason, _RESPIN_OF.c.compose_id.label("respin_of"),
+           composes.c.rendered)
     .select_from(composes.outerjoin(_RESPIN_OF, _RESPIN_OF.c.pk == composes.c.respin_of_pk))
 )
 _COMPOSES_BY_PK = REPRESENTATION_ROWS.where(composes.c.pk.in_(_PKS))
@@ -58,9 +60,28 @@ async def compose_representations(conn: AsyncConnection,
 
 
 async def representation_of(conn: AsyncConnection, compose_id: str) -> dict[str, Any] | None:
-    """The representation of one compose by its id, or None; two queries in all."""
+    """The representation of one compose by its id, built live (the stored answer is not
+    read), or None; two queries in all."""
     found = await _represent(conn, _COMPOSE_BY_ID, {"compose_id": compose_id})
     return next(iter(found.values()), None)
+
+
+async def answer_of(conn: AsyncConnection, compose_id: str) -> Any:
+    """What GET /api/1/composes/{id} answers, or None for an unknown id: the stored
+    answer (one query), else the representation built live (two)."""
+    rows = (await conn.execute(_COMPOSE_BY_ID, {"compose_id": compose_id})).all()
+    return (await answers_of_rows(conn, rows))[0] if rows else None
+
+
+async def answers_of_rows(conn: AsyncConnection, rows: Sequence[Any]) -> list[Any]:
+    """The answers of rows selected with REPRESENTATION_ROWS, in their order, for an HTTP
+    answer to embed: a row's stored answer as it is (jsonio.StoredJson), the others
+    built live with one relations query between them. Not for code that reads the
+    items: that needs represent_rows."""
+    live_rows = [row for row in rows if row.rendered is None]
+    live = iter(await represent_rows(conn, live_rows) if live_rows else ())
+    return [jsonio.StoredJson(row.rendered) if row.rendered is not None else next(live)
+            for row in rows]
 
 
 async def _represent(conn: AsyncConnection, statement: Any,

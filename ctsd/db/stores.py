@@ -17,6 +17,7 @@ from ctsd.db.compose_statements import (
     LOCK_COMPOSES,
     statements,
 )
+from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
 from ctsd.db.representation import (
     compose_representations,
     new_compose_representation,
@@ -43,9 +44,13 @@ class _KnownComposes:
         self.representations: dict[int, dict[str, Any]] = {}
         self.rows: dict[int, Any] = {}
         self.pks: dict[str, int] = {}
+        # Composes this transaction changed, whose stored answer is written at commit
+        # (ctsd.db.rendering).
+        self.changed: set[int] = set()
 
     def forget(self, compose_pk: int, *, columns: bool) -> None:
         self.representations.pop(compose_pk, None)
+        self.changed.add(compose_pk)
         if columns:
             self.rows.pop(compose_pk, None)
 
@@ -53,8 +58,9 @@ class _KnownComposes:
 def changes_compose(*, columns: bool) -> Callable[[Mutator], Mutator]:
     """Mark a store method that changes the compose its first argument names: before it
     runs, what the transaction knew of that compose is forgotten (its locked row too
-    when the method changes `composes` columns). The one place caches are invalidated:
-    a new mutator only has to carry this decorator."""
+    when the method changes `composes` columns), and its stored answer is written anew
+    at commit. The one place caches are invalidated: a new mutator only has to carry
+    this decorator."""
     def decorate(method: Mutator) -> Mutator:
         @functools.wraps(method)
         async def changing(self: SqlComposeStore, compose_pk: int, *args: Any,
@@ -113,16 +119,23 @@ class SqlComposeStore:
 
     async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
                      builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
+        # Without respin_of, its answer is known before the row is: stored by the INSERT.
+        known = (new_compose_representation(compose_info, builder, compose_url)
+                 if respin_of_pk is None else None)
         result = await self._conn.execute(INSERT_COMPOSE, {
             **columns, "builder": builder, "compose_url": compose_url,
             "respin_of_pk": respin_of_pk,
             "compose_info": jsonio.dumps(compose_info).decode(),
             "created_at": self._now(),
+            "rendered": None if known is None else jsonio.dumps(known).decode(),
         })
         pk: int = result.scalar_one()
-        if respin_of_pk is None:
-            self._known.representations[pk] = new_compose_representation(
-                compose_info, builder, compose_url)
+        if known is None:
+            self._known.changed.add(pk)
+            assert respin_of_pk is not None
+            await self._forget_answers([respin_of_pk])  # it gains a respun_by entry
+        else:
+            self._known.representations[pk] = known
         return pk
 
     async def add_parents(self, child_pk: int, parent_pks: list[int]) -> None:
@@ -135,6 +148,28 @@ class SqlComposeStore:
             compose_parents.insert(),
             [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
         )
+        await self._forget_answers(parent_pks)  # each gains a child
+
+    async def _forget_answers(self, compose_pks: list[int]) -> None:
+        """Composes whose answer another change altered: stored answers set to NULL
+        (ctsd.db.rendering), and what this transaction knew of them forgotten."""
+        for pk in compose_pks:
+            self._known.representations.pop(pk, None)
+        await self._conn.execute(FORGET_ANSWERS, {"pks": sorted(compose_pks)})
+
+    async def forget_tagged_answers(self, tag_id: int) -> None:
+        """A tag was renamed: the answers of the composes carrying it are stale."""
+        self._known.representations.clear()
+        await self._conn.execute(FORGET_TAGGED_ANSWERS, {"tag_id": tag_id})
+
+    async def answers_to_store(self) -> list[dict[str, Any]]:
+        """The answers of the composes this transaction changed, as they are now, for
+        the unit of work to store at commit (parameters of rendering.STORE_ANSWER)."""
+        changed = sorted(self._known.changed)
+        self._known.changed.clear()
+        return [{"answer_pk": pk,
+                 "answer_text": jsonio.dumps(await self.representation(pk)).decode()}
+                for pk in changed]
 
     async def lock(self, compose_id: str) -> ComposeRef | None:
         pk = self._known.pks.get(compose_id)

@@ -60,6 +60,12 @@ composes = Table(
     # Set once when the compose's data is gone from storage; never cleared.
     Column("removed_at", DateTime(timezone=True)),
     Column("removed_reason", Text),
+    # The compose's v1 answer as JSON, written in the same transaction as every change
+    # of what it shows (ctsd.db.rendering), so reads answer it as stored instead of
+    # rebuilding it from compose_info and four relations. NULL means "render it live":
+    # rows from before migration 0012, and composes whose answer another compose's
+    # change altered (a new child, a respin, a renamed tag).
+    Column("rendered", Text),
     # The list pages sort on these and then fetch pks: carrying pk in the index makes a
     # deep page an index-only scan on PostgreSQL instead of a sort of the whole table.
     Index("ix_composes_date_compose_id", "date", "compose_id", postgresql_include=["pk"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +30,13 @@ _TAG_BY_NAME_OR_ID = _tag_with_permissions((tags.c.name == bindparam("name"))
 
 class SqlTagStore:
     def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
-                 auth_backend: Callable[[], str | None] = lambda: None) -> None:
+                 auth_backend: Callable[[], str | None] = lambda: None, *,
+                 on_rename: Callable[[int], Awaitable[None]] | None = None) -> None:
         self._conn = conn
         self._now = now
+        # The stored answers of composes carrying a renamed tag name it: told here
+        # (SqlComposeStore.forget_tagged_answers).
+        self._on_rename = on_rename
         # How the acting user authenticated; stamped on every history row.
         self._auth_backend = auth_backend
         self._records: dict[str, TagRecord | None] = {}
@@ -83,6 +87,8 @@ class SqlTagStore:
     async def update(self, tag_id: int, fields: dict[str, str]) -> None:
         self._records.clear()
         await self._conn.execute(update(tags).where(tags.c.id == tag_id).values(**fields))
+        if "name" in fields and self._on_rename is not None:
+            await self._on_rename(tag_id)
 
     async def add_permission(self, tag_id: int, role: str, kind: str, name: str) -> bool:
         self._records.clear()

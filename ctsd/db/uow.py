@@ -19,6 +19,7 @@ from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
 from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
+from ctsd.db.rendering import STORE_ANSWER, store_answer_cte
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
@@ -32,9 +33,10 @@ OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration
 log = logging.getLogger(__name__)
 
 
-def _change_and_event_statement() -> Any:
+def _change_and_event_statement(*, with_answer: bool = False) -> Any:
     """INSERT history row and outbox row in one statement (PostgreSQL data-modifying CTE),
-    built once with bound parameters."""
+    built once with bound parameters; `with_answer` also stores one compose's answer
+    (ctsd.db.rendering)."""
     change = insert(compose_changes).values(
         {column: bindparam(f"change_{column}", type_=compose_changes.c[column].type)
          for column in ("compose_pk", "time", "action", "user", "message", "user_data",
@@ -42,12 +44,17 @@ def _change_and_event_statement() -> Any:
     ).cte("change")
     event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
                      "traceparent", "created_at", "attempts")
-    return insert(outbox).values(
-        {column: bindparam(column, type_=outbox.c[column].type) for column in event_columns}
+    # Every parameter is prefixed: SQLAlchemy would take an unprefixed one that names a
+    # column of `composes` (created_at) as another SET column of the answer's UPDATE.
+    statement = insert(outbox).values(
+        {column: bindparam(f"event_{column}", type_=outbox.c[column].type)
+         for column in event_columns}
     ).add_cte(change)
+    return statement.add_cte(store_answer_cte()) if with_answer else statement
 
 
 _CHANGE_AND_EVENT = _change_and_event_statement()
+_CHANGE_EVENT_AND_ANSWER = _change_and_event_statement(with_answer=True)
 
 
 @functools.cache
@@ -101,7 +108,8 @@ class SqlUnitOfWork:
         self.composes = SqlComposeStore(self._conn, self.now, self._respins,
                                         self._pending_changes.append,
                                         lambda: self.auth_backend)
-        self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend)
+        self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend,
+                                on_rename=self.composes.forget_tagged_answers)
         self.promotions = SqlPromotionStore(self._conn, self.now)
         self.gates = SqlGateStore(self._conn)
         self.locations = SqlLocationStore(self._conn, self.now)
@@ -188,13 +196,20 @@ class SqlUnitOfWork:
 
     async def _flush(self) -> None:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
-        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1:
-            # One history row and one event: what almost every command writes.
-            await conn.execute(_CHANGE_AND_EVENT, {
+        answers = await self.composes.answers_to_store()
+        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
+                and len(answers) <= 1:
+            # One history row, one event, and the changed compose's answer (an import
+            # stored its own with the INSERT): what almost every command writes.
+            statement = _CHANGE_EVENT_AND_ANSWER if answers else _CHANGE_AND_EVENT
+            await conn.execute(statement, {
                 **{f"change_{key}": value for key, value in changes[0].items()},
-                **events[0],
+                **{f"event_{key}": value for key, value in events[0].items()},
+                **(answers[0] if answers else {}),
             })
         else:
+            if answers:
+                await conn.execute(STORE_ANSWER, answers)
             if changes:
                 await conn.execute(compose_changes.insert(), changes)
             if events:

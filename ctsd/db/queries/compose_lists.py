@@ -15,7 +15,7 @@ from sqlalchemy.sql import operators
 
 from ctsd.db.queries.filters import order_clause
 from ctsd.db.queries.seek import SortKey, seek_condition
-from ctsd.db.representation import REPRESENTATION_ROWS, represent_rows
+from ctsd.db.representation import REPRESENTATION_ROWS, answers_of_rows
 from ctsd.db.tables import composes
 
 # Far past any last page, and beyond what OFFSET (a bigint) can hold.
@@ -24,14 +24,15 @@ MAX_OFFSET = 2**62
 
 async def offset_page(conn: AsyncConnection, conditions: list[Any], order: list[Any],
                       offset: int, per_page: int, *, counted: Select[Any] | None = None
-                      ) -> tuple[int, list[dict[str, Any]]]:
-    """The total of matching composes and the representations of one page of them.
+                      ) -> tuple[int, list[Any]]:
+    """The total of matching composes and the answers of one page of them (stored or
+    built: ctsd.db.representation.answers_of_rows).
 
     `counted`: a SELECT of the same total that is cheaper than counting the conditions
     (ctsd.db.queries.tag_counts), if there is one."""
     total, rows = await _offset_rows(conn, conditions, order, offset, per_page,
                                      counted=counted)
-    return total, await represent_rows(conn, rows)
+    return total, await answers_of_rows(conn, rows)
 
 
 async def _offset_rows(conn: AsyncConnection, conditions: list[Any], order: list[Any],
@@ -90,14 +91,14 @@ async def count(conn: AsyncConnection, filtered: Select[Any]) -> int:
 
 async def keyset_page(conn: AsyncConnection, conditions: list[Any], keys: list[SortKey],
                       after: list[Any] | None, per_page: int
-                      ) -> tuple[list[dict[str, Any]], list[Any] | None]:
-    """Up to per_page representations after the cursor values `after`, and the sort
+                      ) -> tuple[list[Any], list[Any] | None]:
+    """Up to per_page answers (as offset_page's) after the cursor values `after`, and the sort
     values of the last one if more follow (None on the last page)."""
     statement = page_statement(conditions, keys, after, per_page + 1)
     rows = (await conn.execute(statement)).all()
     page, more = rows[:per_page], len(rows) > per_page
     last = [getattr(page[-1], f"sort_{i}") for i in range(len(keys))] if more else None
-    return await represent_rows(conn, page), last
+    return await answers_of_rows(conn, page), last
 
 
 def page_statement(conditions: list[Any], keys: list[SortKey], after: list[Any] | None,

@@ -56,8 +56,8 @@ class WritePath:
 
 
 @asynccontextmanager
-async def open_write_path(settings: Settings, *,
-                          gapless_respins: bool = False) -> AsyncIterator[WritePath]:
+async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
+                          group_commit: bool = False) -> AsyncIterator[WritePath]:
     """The main engine, the respin allocator pool (PostgreSQL) and the command bus over
     them; the engines are disposed of on leaving.
 
@@ -66,6 +66,9 @@ async def open_write_path(settings: Settings, *,
     The bus consumer asks for it: a killed consumer's batch is redelivered and must come
     out as if it had run once. The price is that its batch holds the stream's counter
     row until it commits; an HTTP import of the same stream waits that long.
+
+    `group_commit`: concurrent HTTP imports and tag changes share transactions
+    (ctsd.group_commit); `ctsd serve` asks for it when [database] group_commit is on.
     """
     engine = create_write_engine(settings)
     # SQLite: the write engine has one connection (writes queue in the process), so
@@ -75,7 +78,7 @@ async def open_write_path(settings: Settings, *,
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),
-                         respins_for(allocator))
+                         respins_for(allocator), group_commit=group_commit)
         yield WritePath(bus, read_only(reads))
     finally:
         await engine.dispose()

@@ -52,6 +52,9 @@ Principals = PrincipalSet
 class Settings:
     database_url: str = "sqlite:///ctsd.sqlite"
     database_pool_size: int = 16
+    # Concurrent HTTP imports and tag changes of one process share transactions
+    # (ctsd.group_commit).
+    group_commit: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = 5005
     http_workers: int = 1
@@ -141,6 +144,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     mapping = [
         (db, "url", "database_url"), (db, "pool_size", "database_pool_size"),
+        (db, "group_commit", "group_commit"),
         (http, "host", "http_host"), (http, "port", "http_port"),
         (http, "workers", "http_workers"), (http, "max_body_bytes", "max_body_bytes"),
         (http, "per_page_default", "per_page_default"), (http, "per_page_max", "per_page_max"),

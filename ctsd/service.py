@@ -25,18 +25,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
 from ctsd.db import idempotency, kept_answers
+from ctsd.db.errors import is_outage
 from ctsd.db.failures import is_transient
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.uow import SqlUnitOfWork
+from ctsd.group_commit import GroupCommitter, Grouped, GroupFailed
 from handlers import HANDLERS
+from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.identity import Actor, Roles
 
 __all__ = ["BusCommand", "CommandBus", "Idempotency", "Outcome", "Request"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The small, frequent commands of release engineering's bursts: grouped when the bus
+# has group commit (ctsd.group_commit). Others (promotions, contents imports: longer,
+# and rare) always run alone.
+GROUPED_COMMANDS = (ImportCompose, TagCompose, UntagCompose, SetComposeUrl)
 
 
 def _retrying() -> AsyncRetrying:
@@ -84,6 +91,12 @@ class CommandBus:
     idempotency_ttl: timedelta = timedelta(hours=24)
     # The dialect's respin strategy (ctsd.bootstrap picks it).
     respins: RespinAllocator = field(default_factory=InTransactionRespins)
+    # Run concurrent GROUPED_COMMANDS of this process in shared transactions.
+    group_commit: bool = False
+
+    def __post_init__(self) -> None:
+        self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone)
+                        if self.group_commit else None)
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
@@ -100,9 +113,48 @@ class CommandBus:
         kept = (KeptAnswerClaim(actor.username, lost_answer_of)
                 if lost_answer_of is not None else None)
         request = Request(idempotency, kept, in_reply_to, message_id)
+        item = Grouped(command, actor, request)
+        if (self._groups is not None and message_id is None
+                and isinstance(command, GROUPED_COMMANDS)):
+            outcome: Outcome = await self._groups.submit(item)
+            return outcome
+        return await self._run_alone(item)
+
+    async def _run_alone(self, item: Grouped) -> Outcome:
+        request = item.request
         return await self._in_transaction(
-            lambda uow: self._run(uow, command, actor, request),
-            in_reply_to=in_reply_to, auth_backend=actor.backend)
+            lambda uow: self._run(uow, item.command, item.actor, request),
+            in_reply_to=request.in_reply_to, auth_backend=item.actor.backend)
+
+    async def _run_group_in_transaction(self, group: list[Grouped]) -> list[Outcome]:
+        return await self._in_transaction(lambda uow: self._run_group(uow, group))
+
+    async def _run_group(self, uow: SqlUnitOfWork, group: list[Grouped]) -> list[Outcome]:
+        """The commands of a group in order, in one transaction (ctsd.group_commit)."""
+        # Every command locks its compose first: take all those locks at once, in order.
+        await uow.composes.lock_all(sorted({
+            item.command.compose_id for item in group
+            if isinstance(getattr(item.command, "compose_id", None), str)}))
+        outcomes = []
+        for index, item in enumerate(group):
+            if item.final is not None:  # a kept answer, claimed by an earlier attempt
+                outcomes.append(item.final)
+                continue
+            uow.begin_command(item.request.in_reply_to)
+            uow.auth_backend = item.actor.backend
+            try:
+                outcome = await self._run(uow, item.command, item.actor, item.request)
+            except Exception as exc:
+                if is_transient(exc) or is_outage(exc):
+                    # Not this command's fault: the whole group runs again (_retrying),
+                    # or each command alone once the database is back.
+                    raise
+                raise GroupFailed(index, exc) from exc
+            if uow.answered_from_kept_answer and not isinstance(self.respins,
+                                                                InTransactionRespins):
+                item.final = outcome  # its claim committed on its own
+            outcomes.append(outcome)
+        return outcomes
 
     async def execute_batch(self, items: list[BusCommand]) -> list[Outcome]:
         """Run several bus commands in one transaction, in order, and commit once.

@@ -104,7 +104,8 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _write_path(app: web.Application) -> AsyncIterator[None]:
-    async with open_write_path(app[SETTINGS]) as write_path:
+    settings = app[SETTINGS]
+    async with open_write_path(settings, group_commit=settings.group_commit) as write_path:
         app[READ_ENGINE] = write_path.read_engine
         app[BUS] = write_path.bus
         yield

@@ -163,6 +163,8 @@ class SqlUnitOfWork:
         own timestamp, and its events answer its own request message."""
         self._now = utcnow()
         self._in_reply_to = in_reply_to
+        self.composes.kept_answer_claim = None
+        self.composes.claimed_kept_answer = False
 
     async def claim_messages(self, message_ids: list[str]) -> set[str]:
         """Record many bus messages as processed in one statement; the ids not yet

@@ -21,10 +21,11 @@ from ctsd.api import (
 from ctsd.api import promotion_views as workflow_views
 from ctsd.api.auth import auth_middleware
 from ctsd.api.errors import error_middleware, reject_nul_middleware
-from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS
+from ctsd.api.keys import BUS, READ_ENGINE, SETTINGS, STORED_ANSWERS
 from ctsd.auth.chain import authenticator_from
 from ctsd.bootstrap import open_write_path, serve_background_tasks
 from ctsd.config import Settings
+from ctsd.db.stored_answers import open_stored_answer_lookup
 from ctsd.observability.http import http_middlewares
 from ctsd.observability.service_metrics import worker_started
 from ctsd.service import CommandBus
@@ -108,7 +109,13 @@ async def _write_path(app: web.Application) -> AsyncIterator[None]:
     async with open_write_path(settings, group_commit=settings.group_commit) as write_path:
         app[READ_ENGINE] = write_path.read_engine
         app[BUS] = write_path.bus
-        yield
+        lookup = await open_stored_answer_lookup(settings)
+        app[STORED_ANSWERS] = lookup
+        try:
+            yield
+        finally:
+            if lookup is not None:
+                await lookup.close()
 
 
 def _bus_of(app: web.Application) -> CommandBus:

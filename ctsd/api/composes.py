@@ -9,9 +9,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.api.keys import READ_ENGINE
+from ctsd.api.keys import READ_ENGINE, STORED_ANSWERS
 from ctsd.api.requests import actor_of, bus_of, client_gone, json_object, optional_str
-from ctsd.api.responses import json_response
+from ctsd.api.responses import json_response, stored_json_response
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import body_hash
 from ctsd.db.representation import answer_of
@@ -87,6 +87,11 @@ async def _pk_of(conn: AsyncConnection, compose_id: str) -> int:
 
 async def get_compose(request: web.Request) -> web.Response:
     compose_id = request.match_info["compose_id"]
+    lookup = request.app[STORED_ANSWERS]
+    if lookup is not None:
+        stored = await lookup.answer(compose_id)
+        if stored is not None:
+            return stored_json_response(stored)
     async with request.app[READ_ENGINE].connect() as conn:
         answer = await answer_of(conn, compose_id)
     if answer is None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ctsd.config import Settings
 from ctsd.db.engine import ReadEngine
+from ctsd.db.stored_answers import StoredAnswerLookup
 from ctsd.service import CommandBus
 from handlers.identity import Actor
 
@@ -14,4 +15,6 @@ SETTINGS = web.AppKey("settings", Settings)
 # ROLLBACK round trips. Every write goes through BUS (one transaction per command).
 READ_ENGINE = web.AppKey("read_engine", ReadEngine)
 BUS = web.AppKey("bus", CommandBus)
+# GET /api/1/composes/{id}'s shortcut to stored answers; None where there is none.
+STORED_ANSWERS: web.AppKey[StoredAnswerLookup | None] = web.AppKey("stored_answers")
 ACTOR = web.RequestKey("actor", Actor)

@@ -13,6 +13,7 @@ import pytest
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine
 from ctsd.db.representation import representation_of
+from ctsd.db.stored_answers import open_stored_answer_lookup
 from ctsd.jsonio import loads
 from tests.conftest import create_tag, import_compose, read_database
 
@@ -140,3 +141,37 @@ async def test_rows_without_a_stored_answer_are_answered_live(client, database_u
     after = await (await client.get("/api/1/composes/")).json()
     assert after == before
     await assert_every_stored_answer_is_current(client, database_url)
+
+
+async def test_the_driver_lookup_answers_only_stored_answers(pg_client, pg_url):
+    made = await import_compose(pg_client, short="look")
+    compose_id = made["payload"]["compose"]["id"]
+    lookup = await open_stored_answer_lookup(Settings(database_url=pg_url))
+    assert lookup is not None
+    try:
+        stored = await lookup.answer(compose_id)
+        got = await pg_client.get(f"/api/1/composes/{compose_id}")
+        assert stored is not None and loads(stored) == await got.json()
+        assert await lookup.answer("nope-1.0-20200526.0") is None
+        engine = create_engine(Settings(database_url=pg_url))
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("UPDATE composes SET rendered = NULL")
+        await engine.dispose()
+        assert await lookup.answer(compose_id) is None, "NULL: the usual path answers"
+        got = await pg_client.get(f"/api/1/composes/{compose_id}")
+        assert (await got.json())["compose_info"]["payload"]["compose"]["id"] == compose_id
+    finally:
+        await lookup.close()
+
+
+async def test_no_driver_lookup_on_sqlite_and_none_that_fails_a_request(tmp_path):
+    assert await open_stored_answer_lookup(
+        Settings(database_url=f"sqlite:///{tmp_path}/x.sqlite")) is None
+    # Nothing listens on port 9 of loopback: every lookup fails, quietly.
+    lookup = await open_stored_answer_lookup(
+        Settings(database_url="postgresql://postgres@127.0.0.1:9/none"))
+    assert lookup is not None
+    try:
+        assert await lookup.answer("any-1.0-20200526.0") is None
+    finally:
+        await lookup.close()

@@ -7,15 +7,17 @@ commands of a group share those: N tags cost one BEGIN, one statement locking th
 composes, N tag statements, one flush and one COMMIT. Each caller still gets its own
 answer, its own history row and its own event, exactly as when it runs alone.
 
-Nothing waits when nothing is running: a command on an idle process starts at once (and
-alone, through the command bus's usual path). A group is at most `max_group` commands,
-and at most `max_transactions` groups run at a time per process.
+Nothing waits when nothing is running: a command on an idle process starts at once, as a
+group of one. A group is at most `max_group` commands, and at most `max_transactions`
+groups run at a time per process. A group locks its composes with SKIP LOCKED: a
+command whose compose another transaction holds is left out and runs alone, waiting for
+that lock without holding up anyone else.
 
 A command that fails makes its group's transaction fail: nothing of it is kept. The
 failing command then runs alone, so that its caller gets its own error, and the others
-run again as a group without it. Respins taken for the undone imports are given back
-(ctsd.db.respins); an import that was answered from a kept answer (ctsd.db.kept_answers)
-keeps that answer, since its claim committed on its own.
+run again as a group without it (a group of one just reports its error). Respins taken
+for the undone imports are given back (ctsd.db.respins); an import that was answered
+from a kept answer (ctsd.db.kept_answers) keeps it, since its claim committed on its own.
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ class GroupFailed(Exception):
         self.error = error
 
 
-# Runs a group in one transaction (CommandBus.run_group); raises GroupFailed naming the
-# command whose handler failed, or the error itself when no command is to blame.
-RunGroup = Callable[[list[Grouped]], Awaitable[list[Outcome]]]
+# Runs a group in one transaction (CommandBus.run_group): an outcome per command, or
+# None for one the group left out (its compose is held elsewhere: it runs alone);
+# raises GroupFailed naming the command whose handler failed, or the error itself when
+# no command is to blame.
+RunGroup = Callable[[list[Grouped]], Awaitable[list[Outcome | None]]]
 # Runs one command alone, the usual way (CommandBus.execute without grouping).
 RunAlone = Callable[[Grouped], Awaitable[Outcome]]
 
@@ -74,12 +78,19 @@ class GroupCommitter:
         self._max_group = max_group
         self._waiting: list[Grouped] = []
         self._running = 0
+        # The event loop keeps only weak references to tasks.
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def submit(self, item: Grouped) -> Outcome:
         self._waiting.append(item)
         if self._running < self._max_transactions:
             self._running += 1
-            asyncio.get_running_loop().create_task(self._drain())
+            self._spawn(self._drain())
         # Shielded: a caller that goes away must not cancel the others' transaction.
         return await asyncio.shield(item.answer)
 
@@ -93,42 +104,57 @@ class GroupCommitter:
             self._running -= 1
 
     async def _settle(self, group: list[Grouped]) -> None:
-        """Answer every command of `group`, each with its own outcome or error."""
+        """Answer every command of `group`, each with its own outcome or error.
+
+        Only the group's own transaction runs in this slot. It skips composes that other
+        transactions hold; what must run alone (those commands, a failed command, every
+        command after a failure no command is to blame for) runs in a task of its own,
+        so a lock held elsewhere never holds up the groups behind it."""
         if not group:
-            return
-        if len(group) == 1:
-            await _answer(group[0], self._run_alone(group[0]))
             return
         try:
             outcomes = await self._run_group(group)
         except GroupFailed as failed:
+            if len(group) == 1:
+                _fail(group[0], failed.error)
+                return
             blamed = group[failed.index]
             log.debug("group of %d: command %d failed (%r); it runs alone",
                       len(group), failed.index, failed.error)
-            await self._settle([blamed])
+            self._spawn(self._answer_alone(blamed))
             rest = [item for item in group if item is not blamed]
-            done = [item for item in rest if item.final is not None]
-            for item in done:
-                _resolve(item, item.final)
+            for item in rest:
+                if item.final is not None:
+                    _resolve(item, item.final)
             await self._settle([item for item in rest if item.final is None])
             return
-        except Exception:
+        except Exception as exc:
+            if len(group) == 1:
+                _fail(group[0], exc)
+                return
             # Not one command's fault (the database went away, say): each runs alone
             # and gets its own answer or its own error.
-            await asyncio.gather(*(_answer(item, self._run_alone(item)) for item in group))
+            for item in group:
+                self._spawn(self._answer_alone(item))
             return
         for item, outcome in zip(group, outcomes, strict=True):
-            _resolve(item, outcome)
+            if outcome is None:
+                self._spawn(self._answer_alone(item))  # its compose is held elsewhere
+            else:
+                _resolve(item, outcome)
+
+    async def _answer_alone(self, item: Grouped) -> None:
+        try:
+            outcome = await self._run_alone(item)
+        except Exception as exc:
+            _fail(item, exc)
+            return
+        _resolve(item, outcome)
 
 
-async def _answer(item: Grouped, outcome: Awaitable[Outcome]) -> None:
-    try:
-        result = await outcome
-    except Exception as exc:
-        if not item.answer.done():
-            item.answer.set_exception(exc)
-        return
-    _resolve(item, result)
+def _fail(item: Grouped, error: BaseException) -> None:
+    if not item.answer.done():
+        item.answer.set_exception(error)
 
 
 def _resolve(item: Grouped, outcome: Outcome | None) -> None:

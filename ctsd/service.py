@@ -126,19 +126,26 @@ class CommandBus:
             lambda uow: self._run(uow, item.command, item.actor, request),
             in_reply_to=request.in_reply_to, auth_backend=item.actor.backend)
 
-    async def _run_group_in_transaction(self, group: list[Grouped]) -> list[Outcome]:
+    async def _run_group_in_transaction(self,
+                                        group: list[Grouped]) -> list[Outcome | None]:
         return await self._in_transaction(lambda uow: self._run_group(uow, group))
 
-    async def _run_group(self, uow: SqlUnitOfWork, group: list[Grouped]) -> list[Outcome]:
-        """The commands of a group in order, in one transaction (ctsd.group_commit)."""
+    async def _run_group(self, uow: SqlUnitOfWork,
+                         group: list[Grouped]) -> list[Outcome | None]:
+        """The commands of a group in order, in one transaction (ctsd.group_commit).
+        None for a command left to run alone: its compose is held by another
+        transaction (or does not exist), and the group does not wait for it."""
         # Every command locks its compose first: take all those locks at once, in order.
-        await uow.composes.lock_all(sorted({
-            item.command.compose_id for item in group
-            if isinstance(getattr(item.command, "compose_id", None), str)}))
-        outcomes = []
+        named = {item.command.compose_id for item in group
+                 if isinstance(getattr(item.command, "compose_id", None), str)}
+        locked = await uow.composes.lock_all(sorted(named), skip_locked=True)
+        outcomes: list[Outcome | None] = []
         for index, item in enumerate(group):
             if item.final is not None:  # a kept answer, claimed by an earlier attempt
                 outcomes.append(item.final)
+                continue
+            if getattr(item.command, "compose_id", None) in named - locked:
+                outcomes.append(None)
                 continue
             uow.begin_command(item.request.in_reply_to)
             uow.auth_backend = item.actor.backend

@@ -115,3 +115,7 @@ LOCK_COMPOSES = (
     .order_by(composes.c.pk)
     .with_for_update(of=composes)
 )
+# For a group of HTTP commands (ctsd.group_commit): composes another transaction holds
+# are skipped, and their commands run alone, so that one long transaction elsewhere
+# (a contents import, say) holds up only the commands on its own compose.
+LOCK_COMPOSES_SKIP_LOCKED = LOCK_COMPOSES.with_for_update(of=composes, skip_locked=True)

@@ -15,6 +15,7 @@ from ctsd.db.compose_statements import (
     INSERT_COMPOSE,
     LOCK_COMPOSE,
     LOCK_COMPOSES,
+    LOCK_COMPOSES_SKIP_LOCKED,
     statements,
 )
 from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
@@ -183,15 +184,19 @@ class SqlComposeStore:
             self._known.rows[row.pk] = row
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
-    async def lock_all(self, compose_ids: list[str]) -> None:
+    async def lock_all(self, compose_ids: list[str], *,
+                       skip_locked: bool = False) -> set[str]:
         """Lock these composes now, in one statement; lock() then answers from what this
-        read. Unknown ids are left out (lock() reports them)."""
+        read. Unknown ids are left out (lock() reports them), and with `skip_locked`
+        those another transaction holds too. The ids locked."""
         if not compose_ids:
-            return
-        rows = await self._conn.execute(LOCK_COMPOSES, {"compose_ids": compose_ids})
+            return set()
+        statement = LOCK_COMPOSES_SKIP_LOCKED if skip_locked else LOCK_COMPOSES
+        rows = await self._conn.execute(statement, {"compose_ids": compose_ids})
         for row in rows:
             self._known.rows[row.pk] = row
             self._known.pks[row.compose_id] = row.pk
+        return set(self._known.pks) & set(compose_ids)
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
         return await self._change_tag(compose_pk, tag_id, added=True)

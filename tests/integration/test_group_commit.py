@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+from ctsd.config import Settings
+from ctsd.db.engine import create_engine
 from tests.conftest import create_tag, import_compose, read_database
 
 
@@ -70,3 +72,33 @@ async def test_colliding_imports_in_groups_get_gapless_respins(client, database_
     events = read_database(database_url,
                            "SELECT count(*) FROM outbox WHERE topic = 'cts.compose-created'")
     assert events[0][0] == 40
+
+
+async def test_a_compose_locked_elsewhere_holds_up_only_its_own_command(pg_client, pg_url):
+    """Another transaction (a long contents import, say) holds one compose: a tag of it
+    waits for that transaction, and tags of other composes meanwhile go through."""
+    client = pg_client
+    await create_tag(client, "qa-passed")
+    ids = [(await import_compose(client, short=f"h{n}"))["payload"]["compose"]["id"]
+           for n in range(4)]
+    engine = create_engine(Settings(database_url=pg_url))
+    try:
+        async with engine.connect() as holder:
+            await holder.begin()
+            await holder.exec_driver_sql(
+                "SELECT pk FROM composes WHERE compose_id = $1 FOR UPDATE", (ids[0],))
+            blocked = asyncio.ensure_future(client.patch(
+                f"/api/1/composes/{ids[0]}", json={"action": "tag", "tag": "qa-passed"}))
+            await asyncio.sleep(0.3)
+            others = await asyncio.wait_for(asyncio.gather(*(
+                client.patch(f"/api/1/composes/{compose_id}",
+                             json={"action": "tag", "tag": "qa-passed"})
+                for compose_id in ids[1:])), timeout=10)
+            assert [r.status for r in others] == [200, 200, 200]
+            assert not blocked.done(), "it waits for the lock held elsewhere"
+            await holder.rollback()
+        response = await asyncio.wait_for(blocked, timeout=10)
+        assert response.status == 200
+        assert (await response.json())["tags"] == ["qa-passed"]
+    finally:
+        await engine.dispose()

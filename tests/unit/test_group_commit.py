@@ -51,11 +51,11 @@ def grouped(command: str) -> Grouped:
     return Grouped(command, Actor("alice"), request=None)
 
 
-async def test_a_command_on_an_idle_process_runs_at_once_and_alone():
+async def test_a_command_on_an_idle_process_runs_at_once_as_a_group_of_one():
     runs = Transactions()
     committer = GroupCommitter(runs.run_group, runs.run_alone)
     assert await committer.submit(grouped("a")) == "done a"
-    assert runs.alone == ["a"] and runs.groups == []
+    assert runs.groups == [["a"]] and runs.alone == []
 
 
 async def test_commands_arriving_during_a_transaction_run_together_after_it():
@@ -68,7 +68,7 @@ async def test_commands_arriving_during_a_transaction_run_together_after_it():
     await asyncio.sleep(0)
     runs.release.set()
     assert await asyncio.gather(first, *rest) == ["done a", "done b", "done c", "done d"]
-    assert runs.alone == ["a"] and runs.groups == [["b", "c", "d"]]
+    assert runs.groups == [["a"], ["b", "c", "d"]] and runs.alone == []
 
 
 async def test_a_group_is_never_larger_than_max_group():
@@ -79,7 +79,7 @@ async def test_a_group_is_never_larger_than_max_group():
     await asyncio.sleep(0)
     runs.release.set()
     await asyncio.gather(*waiting)
-    assert runs.groups == [["a", "b"], ["c", "d"]] and runs.alone == ["e"]
+    assert runs.groups == [["a", "b"], ["c", "d"], ["e"]] and runs.alone == []
 
 
 async def test_a_failing_command_gets_its_own_error_and_the_others_their_answers():
@@ -123,3 +123,33 @@ async def test_a_caller_that_goes_away_does_not_undo_the_others():
         await waiting[1]
     assert await asyncio.gather(waiting[0], waiting[2]) == ["done a", "done c"]
     assert runs.groups == [["a", "b", "c"]]
+
+
+async def test_a_failing_group_of_one_reports_its_own_error_without_running_again():
+    runs = Transactions()
+    committer = GroupCommitter(runs.run_group, runs.run_alone)
+    with pytest.raises(ValueError, match="bad input"):
+        await committer.submit(grouped("bad"))
+    assert runs.groups == [["bad"]] and runs.alone == []
+
+
+async def test_a_command_the_group_leaves_out_runs_alone_without_holding_up_others():
+    """A group leaves out (None) a command whose compose another transaction holds: it
+    waits for that lock on its own while the next groups go on."""
+    held = asyncio.Event()
+
+    async def run_group(group: list[Grouped]) -> list[Any]:
+        return [None if item.command == "held" else f"done {item.command}"
+                for item in group]
+
+    async def run_alone(item: Grouped) -> Any:
+        await held.wait()
+        return f"alone {item.command}"
+
+    committer = GroupCommitter(run_group, run_alone)
+    waiting = asyncio.ensure_future(committer.submit(grouped("held")))
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(committer.submit(grouped("c")), 1) == "done c"
+    assert not waiting.done()
+    held.set()
+    assert await waiting == "alone held"

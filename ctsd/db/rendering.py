@@ -40,8 +40,3 @@ FORGET_TAGGED_ANSWERS = (
 STORE_ANSWER = (update(composes).where(composes.c.pk == bindparam("answer_pk"))
                 .values(rendered=bindparam("answer_text")))
 
-
-def store_answer_cte() -> Any:
-    """STORE_ANSWER as a CTE, to ride in the statement that writes a command's history
-    and outbox rows (ctsd.db.uow): no round trip of its own."""
-    return STORE_ANSWER.cte("stored_answer")

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.contents_store import SqlContentsStore
 from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.errors import is_outage
+from ctsd.db.flush_statements import flush_params, flush_statement
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
 from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
-from ctsd.db.rendering import STORE_ANSWER, store_answer_cte
+from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import compose_changes, outbox, processed_messages
@@ -31,30 +31,6 @@ if TYPE_CHECKING:
 
 OUTBOX_CHANNEL = "cts_outbox"  # NOTIFY channel of the outbox trigger (migration 0003)
 log = logging.getLogger(__name__)
-
-
-def _change_and_event_statement(*, with_answer: bool = False) -> Any:
-    """INSERT history row and outbox row in one statement (PostgreSQL data-modifying CTE),
-    built once with bound parameters; `with_answer` also stores one compose's answer
-    (ctsd.db.rendering)."""
-    change = insert(compose_changes).values(
-        {column: bindparam(f"change_{column}", type_=compose_changes.c[column].type)
-         for column in ("compose_pk", "time", "action", "user", "message", "user_data",
-                        "auth_backend")}
-    ).cte("change")
-    event_columns = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
-                     "traceparent", "created_at", "attempts")
-    # Every parameter is prefixed: SQLAlchemy would take an unprefixed one that names a
-    # column of `composes` (created_at) as another SET column of the answer's UPDATE.
-    statement = insert(outbox).values(
-        {column: bindparam(f"event_{column}", type_=outbox.c[column].type)
-         for column in event_columns}
-    ).add_cte(change)
-    return statement.add_cte(store_answer_cte()) if with_answer else statement
-
-
-_CHANGE_AND_EVENT = _change_and_event_statement()
-_CHANGE_EVENT_AND_ANSWER = _change_and_event_statement(with_answer=True)
 
 
 @functools.cache
@@ -199,16 +175,12 @@ class SqlUnitOfWork:
     async def _flush(self) -> None:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
         answers = await self.composes.answers_to_store()
-        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
-                and len(answers) <= 1:
-            # One history row, one event, and the changed compose's answer (an import
-            # stored its own with the INSERT): what almost every command writes.
-            statement = _CHANGE_EVENT_AND_ANSWER if answers else _CHANGE_AND_EVENT
-            await conn.execute(statement, {
-                **{f"change_{key}": value for key, value in changes[0].items()},
-                **{f"event_{key}": value for key, value in events[0].items()},
-                **(answers[0] if answers else {}),
-            })
+        if conn.dialect.name == "postgresql":
+            # History rows, events and stored answers, of one command or of a group,
+            # in one statement (ctsd.db.flush_statements).
+            if changes or events or answers:
+                await conn.execute(flush_statement(len(changes), len(events), len(answers)),
+                                   flush_params(changes, events, answers))
         else:
             if answers:
                 await conn.execute(STORE_ANSWER, answers)

@@ -84,8 +84,11 @@ def reversed_clause(clause: Any) -> Any:
 
 async def count(conn: AsyncConnection, filtered: Select[Any]) -> int:
     """How many rows `filtered` selects: its keys only, no ORDER BY, no joins added."""
-    counted = select(func.count()).select_from(filtered.subquery())
-    return int((await conn.execute(counted)).scalar_one())
+    return int((await conn.execute(count_statement(filtered))).scalar_one())
+
+
+def count_statement(filtered: Select[Any]) -> Select[Any]:
+    return select(func.count()).select_from(filtered.subquery())
 
 
 async def keyset_page(conn: AsyncConnection, conditions: list[Any], keys: list[SortKey],

@@ -28,7 +28,7 @@ async def offset_page(conn: AsyncConnection, conditions: list[Any], order: list[
     """The total of matching composes and the representations of one page of them.
 
     `counted`: a SELECT of the same total that is cheaper than counting the conditions
-    (ctsd.db.queries.tag_counts), if there is one."""
+    (ctsd.db.queries.list_totals), if there is one."""
     total, rows = await _offset_rows(conn, conditions, order, offset, per_page,
                                      counted=counted)
     return total, await represent_rows(conn, rows)

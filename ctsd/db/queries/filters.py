@@ -203,15 +203,17 @@ def compose_conditions(query: MultiMapping[str], dialect: str) -> list[Condition
     ]
 
 
-def date_range_conditions(query: MultiMapping[str]) -> list[Condition]:
-    """date_before / date_after: strictly before / after the given YYYYMMDD."""
+def date_range_conditions(query: MultiMapping[str],
+                          column: ColumnElement[Any] = composes.c.date) -> list[Condition]:
+    """date_before / date_after: strictly before / after the given YYYYMMDD (of `column`:
+    composes' date, or a table of counts per date)."""
     conditions: list[Condition] = []
     for value in query.getall("date_before", []):
         if value:
-            conditions.append(composes.c.date < parse_date("date_before", value))
+            conditions.append(column < parse_date("date_before", value))
     for value in query.getall("date_after", []):
         if value:
-            conditions.append(composes.c.date > parse_date("date_after", value))
+            conditions.append(column > parse_date("date_after", value))
     return conditions
 
 

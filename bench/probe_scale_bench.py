@@ -22,6 +22,7 @@ import argparse
 import importlib.util
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -135,7 +136,21 @@ def run(harness: ModuleType, database: str, repeat: int
             print(f"  {label:36s} median {row['median_ms']:>8} ms  max {row['max_ms']:>8} ms"
                   f"  total {row['meta_total']}", flush=True)
     calibration.append(harness.calibrate())
+    print(f"schema revision {_sql(database, 'SELECT version_num FROM alembic_version')[0][0]}, "
+          f"code {_commit()}", flush=True)
     return rows, calibration
+
+
+def _commit() -> str:
+    """The checkout's commit (and "+changes" when it has uncommitted ones): a before/after
+    pair of runs is only as good as knowing which code each measured."""
+    root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False).stdout.strip() or "unknown"
+    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return head + ("+changes" if dirty else "")
 
 
 # Exact totals computed independently of ctsd's SQL, for the probes whose filter is

@@ -15,7 +15,7 @@ from ctsd.api.responses import json_response
 from ctsd.db.contents_filters import CONTENTS_FILTERS
 from ctsd.db.queries import compose_lists, filters
 from ctsd.db.queries.filters import COMPOSE_FIELDS, TAG_FIELDS
-from ctsd.db.queries.tag_counts import tag_only_count
+from ctsd.db.queries.list_totals import list_total
 from ctsd.db.queries.tags import tag_page
 
 _COMPOSE_PARAMETERS = frozenset({
@@ -45,7 +45,7 @@ async def list_composes(request: web.Request) -> web.Response:
         conditions = filters.compose_conditions(query, conn.dialect.name)
         total, items = await compose_lists.offset_page(conn, conditions, order,
                                                        page.offset, page.per_page,
-                                                       counted=tag_only_count(query))
+                                                       counted=list_total(query, conn.dialect.name))
     return json_response(envelope(request, settings, page, total, items))
 
 

@@ -291,6 +291,7 @@ __all__ = [
     "tags",
 ]
 
-# The contents tables (issue #12) live in their own module on this same metadata;
-# importing it here makes `metadata` complete for whoever imports this module.
-from ctsd.db import contents_tables  # noqa: E402, F401
+# The contents tables (issue #12) and the per-date counts (issue #14) live in their own
+# modules on this same metadata; importing them here makes `metadata` complete for
+# whoever imports this module.
+from ctsd.db import contents_tables, count_tables  # noqa: E402, F401

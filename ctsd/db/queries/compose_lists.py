@@ -29,7 +29,7 @@ async def offset_page(conn: AsyncConnection, conditions: list[Any], order: list[
     built: ctsd.db.representation.answers_of_rows).
 
     `counted`: a SELECT of the same total that is cheaper than counting the conditions
-    (ctsd.db.queries.tag_counts), if there is one."""
+    (ctsd.db.queries.list_totals), if there is one."""
     total, rows = await _offset_rows(conn, conditions, order, offset, per_page,
                                      counted=counted)
     return total, await answers_of_rows(conn, rows)
@@ -85,8 +85,11 @@ def reversed_clause(clause: Any) -> Any:
 
 async def count(conn: AsyncConnection, filtered: Select[Any]) -> int:
     """How many rows `filtered` selects: its keys only, no ORDER BY, no joins added."""
-    counted = select(func.count()).select_from(filtered.subquery())
-    return int((await conn.execute(counted)).scalar_one())
+    return int((await conn.execute(count_statement(filtered))).scalar_one())
+
+
+def count_statement(filtered: Select[Any]) -> Select[Any]:
+    return select(func.count()).select_from(filtered.subquery())
 
 
 async def keyset_page(conn: AsyncConnection, conditions: list[Any], keys: list[SortKey],

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, String, cast, exists, select
 from sqlalchemy.sql.elements import UnaryExpression
 
 from ctsd.db.contents_filters import contents_conditions
+from ctsd.db.queries.distinct_values import distinct_values
 from ctsd.db.tables import compose_tags, composes, tags
 from handlers.errors import InvalidInput
 
@@ -43,6 +44,9 @@ class Field:
     kind: Kind = "text"
     # The column to sort by when it is not the filter column (release_version).
     sort_column: ColumnElement[Any] | None = None
+    # Few distinct values (products, kinds) and an index leading with the column: text
+    # matches are made on the distinct values (ctsd/db/queries/distinct_values.py).
+    few_values: bool = False
 
     @property
     def order_column(self) -> ColumnElement[Any]:
@@ -54,15 +58,15 @@ COMPOSE_FIELDS: dict[str, Field] = {
     "id": Field(_c.compose_id),
     "date": Field(_c.date, "date"),
     "respin": Field(_c.respin, "int"),
-    "type": Field(_c.type),
+    "type": Field(_c.type, few_values=True),
     "label": Field(_c.label),
     "final": Field(_c.final, "bool"),
-    "release_name": Field(_c.release_name),
+    "release_name": Field(_c.release_name, few_values=True),
     # Zero-padded numbers in release_version_key make "8.10" sort after "8.9".
     "release_version": Field(_c.release_version, sort_column=_c.release_version_key),
-    "release_short": Field(_c.release_short),
+    "release_short": Field(_c.release_short, few_values=True),
     "release_is_layered": Field(_c.release_is_layered, "bool"),
-    "release_type": Field(_c.release_type),
+    "release_type": Field(_c.release_type, few_values=True),
     "release_internal": Field(_c.release_internal, "bool"),
     "base_product_name": Field(_c.base_product_name),
     "base_product_short": Field(_c.base_product_short),
@@ -91,18 +95,35 @@ def filter_names(fields: Iterable[str], suffixes: Iterable[str]) -> set[str]:
 
 def field_conditions(query: MultiMapping[str], fields: Mapping[str, Field],
                      dialect: str) -> list[Condition]:
-    """One condition per filter parameter value; empty values mean "no filter"."""
+    """One condition per filter parameter value (the text matches of a few-valued field:
+    one for them all); empty values mean "no filter"."""
     conditions: list[Condition] = []
+    value_matches: dict[str, list[tuple[str, str]]] = {}
     for key, value in query.items():
         name, suffix = _split_suffix(key)
         field = fields.get(name)
         if field is None or not value:
             continue
-        if suffix:
+        if suffix and field.few_values:
+            value_matches.setdefault(name, []).append((suffix, value))
+        elif suffix:
             conditions.append(_text_match(field, key, suffix, value, dialect))
         else:
             conditions.append(field.column == parse_value(field.kind, key, value))
+    for name, matches in value_matches.items():
+        conditions.append(_match_on_values(fields[name].column, matches, dialect))
     return conditions
+
+
+def _match_on_values(column: ColumnElement[Any], matches: list[tuple[str, str]],
+                     dialect: str) -> Condition:
+    """Every text match of one few-valued field, made on its distinct values at once.
+
+    At once, because apart each IN was estimated to keep one value and PostgreSQL then
+    read every compose of the other match (1.1 s at 1,000,000 composes)."""
+    values = distinct_values(column)
+    return column.in_(select(values.c.value).where(
+        *(_pattern_match(values.c.value, suffix, value, dialect) for suffix, value in matches)))
 
 
 def _split_suffix(key: str) -> tuple[str, str]:
@@ -146,6 +167,11 @@ def _text_match(field: Field, key: str, suffix: str, value: str, dialect: str) -
     if field.kind == "bool":
         raise InvalidInput(f"{key}: a boolean field has no text match; use true or false")
     column = field.column if field.kind != "int" else cast(field.column, String)
+    return _pattern_match(column, suffix, value, dialect)
+
+
+def _pattern_match(column: ColumnElement[Any], suffix: str, value: str,
+                   dialect: str) -> Condition:
     if dialect == "sqlite":
         # SQLite's LIKE ignores case; GLOB matches case-sensitively like PostgreSQL's LIKE.
         return column.op("GLOB")(_glob_pattern(suffix, value))
@@ -177,15 +203,17 @@ def compose_conditions(query: MultiMapping[str], dialect: str) -> list[Condition
     ]
 
 
-def date_range_conditions(query: MultiMapping[str]) -> list[Condition]:
-    """date_before / date_after: strictly before / after the given YYYYMMDD."""
+def date_range_conditions(query: MultiMapping[str],
+                          column: ColumnElement[Any] = composes.c.date) -> list[Condition]:
+    """date_before / date_after: strictly before / after the given YYYYMMDD (of `column`:
+    composes' date, or a table of counts per date)."""
     conditions: list[Condition] = []
     for value in query.getall("date_before", []):
         if value:
-            conditions.append(composes.c.date < parse_date("date_before", value))
+            conditions.append(column < parse_date("date_before", value))
     for value in query.getall("date_after", []):
         if value:
-            conditions.append(composes.c.date > parse_date("date_after", value))
+            conditions.append(column > parse_date("date_after", value))
     return conditions
 
 

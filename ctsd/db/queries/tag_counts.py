@@ -8,6 +8,8 @@ exact from the compose_tags indexes alone:
 - tag=T:  rows of T;
 - tag=-T: composes minus rows of T;
 - tag=:   composes minus distinct tagged composes.
+
+"composes" is itself a sum of the counts per date on PostgreSQL (date_counts.py).
 """
 
 from __future__ import annotations
@@ -17,20 +19,18 @@ from typing import Any
 from multidict import MultiMapping
 from sqlalchemy import Select, distinct, func, select
 
-from ctsd.db.tables import compose_tags, composes, tags
-
-# Parameters that do not filter: they do not change the total.
-_NOT_FILTERS = frozenset({"order_by", "page", "per_page"})
+from ctsd.db.queries.date_counts import NOT_FILTERS, composes_total
+from ctsd.db.tables import compose_tags, tags
 
 
-def tag_only_count(query: MultiMapping[str]) -> Select[Any] | None:
+def tag_only_count(query: MultiMapping[str], dialect: str) -> Select[Any] | None:
     """The SELECT of the total when `tag` (once) is the list's only filter, else None."""
-    filtering = {key for key in query if key not in _NOT_FILTERS}
+    filtering = {key for key in query if key not in NOT_FILTERS}
     values = query.getall("tag", [])
     if filtering != {"tag"} or len(values) != 1:
         return None
     value = values[0]
-    all_composes = select(func.count()).select_from(composes).scalar_subquery()
+    all_composes = composes_total(dialect)
     if not value:
         tagged = select(func.count(distinct(compose_tags.c.compose_pk))).scalar_subquery()
         return select(all_composes - tagged)

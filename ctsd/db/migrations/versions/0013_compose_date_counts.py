@@ -1,7 +1,7 @@
 """compose date counts: exact list totals without counting composes (issue #14)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 16:10:00.000000
 
 Creates compose_date_counts (ctsd.db.count_tables explains it) and, on PostgreSQL, the
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

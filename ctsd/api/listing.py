@@ -6,7 +6,10 @@ is ctsd/db/queries/compose_lists.py and tags.py.
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
+from multidict import MultiDict
 
 from ctsd.api import keyset_listing
 from ctsd.api.keys import READ_ENGINE, SETTINGS
@@ -40,13 +43,25 @@ async def list_composes(request: web.Request) -> web.Response:
         # The keyset extension; without a cursor parameter the v1 answer is unchanged.
         return await keyset_listing.list_composes_after_cursor(request)
     page = page_request(query, settings)
-    order = filters.order_clauses(query, COMPOSE_FIELDS, ["-date", "-id"], tiebreaker="id")
+    filtered = tuple((key, value) for key, value in query.items()
+                     if key not in PAGE_PARAMETERS)
     async with request.app[READ_ENGINE].connect() as conn:
-        conditions = filters.compose_conditions(query, conn.dialect.name)
-        total, items = await compose_lists.offset_page(conn, conditions, order,
-                                                       page.offset, page.per_page,
-                                                       counted=list_total(query, conn.dialect.name))
+        listing = _compose_listing(filtered, conn.dialect.name)
+        total, items = await compose_lists.offset_page(conn, listing, page.offset,
+                                                       page.per_page)
     return json_response(envelope(request, settings, page, total, items))
+
+
+@functools.lru_cache(maxsize=256)
+def _compose_listing(filtered: tuple[tuple[str, str], ...],
+                     dialect: str) -> compose_lists.OffsetListing:
+    """The statements of the compose list for these filters and order, kept for the
+    queries dashboards and scripts repeat (compose_lists.OffsetListing says why). They
+    depend on the query alone; a refused query (InvalidInput) is not kept."""
+    query = MultiDict(filtered)
+    order = filters.order_clauses(query, COMPOSE_FIELDS, ["-date", "-id"], tiebreaker="id")
+    return compose_lists.offset_listing(filters.compose_conditions(query, dialect), order,
+                                        list_total(query, dialect))
 
 
 async def list_tags(request: web.Request) -> web.Response:

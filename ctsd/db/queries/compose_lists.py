@@ -7,9 +7,10 @@ page starts right after the previous page's last sort values and counts nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import operators
 
@@ -20,24 +21,45 @@ from ctsd.db.tables import composes
 
 # Far past any last page, and beyond what OFFSET (a bigint) can hold.
 MAX_OFFSET = 2**62
+_LIMIT = bindparam("page_limit", type_=Integer)
+_OFFSET = bindparam("page_offset", type_=Integer)
 
 
-async def offset_page(conn: AsyncConnection, conditions: list[Any], order: list[Any],
-                      offset: int, per_page: int, *, counted: Select[Any] | None = None
-                      ) -> tuple[int, list[Any]]:
+@dataclass(frozen=True)
+class OffsetListing:
+    """The statements of one filter and order, built once: a page forwards, a page from
+    the far end (reversed order), and the total. LIMIT and OFFSET are parameters, so
+    the same statements serve every page. Building them and SQLAlchemy's cache key
+    walk over them were half of a list page's Python time; ctsd.api.listing keeps the
+    listings of recent queries, and executing a kept statement skips both."""
+
+    forward: Select[Any]
+    backward: Select[Any]
+    total: Select[Any]
+
+
+def offset_listing(conditions: list[Any], order: list[Any],
+                   counted: Select[Any] | None = None) -> OffsetListing:
+    """`counted`: a SELECT of the same total that is cheaper than counting the
+    conditions (ctsd.db.queries.list_totals), if there is one."""
+    where = select(composes.c.pk).where(*conditions)
+    return OffsetListing(
+        forward=_page_statement(where, order),
+        backward=_page_statement(where, [reversed_clause(clause) for clause in order]),
+        total=counted if counted is not None else count_statement(where),
+    )
+
+
+async def offset_page(conn: AsyncConnection, listing: OffsetListing, offset: int,
+                      per_page: int) -> tuple[int, list[Any]]:
     """The total of matching composes and the answers of one page of them (stored or
-    built: ctsd.db.representation.answers_of_rows).
-
-    `counted`: a SELECT of the same total that is cheaper than counting the conditions
-    (ctsd.db.queries.list_totals), if there is one."""
-    total, rows = await _offset_rows(conn, conditions, order, offset, per_page,
-                                     counted=counted)
+    built: ctsd.db.representation.answers_of_rows)."""
+    total, rows = await _offset_rows(conn, listing, offset, per_page)
     return total, await answers_of_rows(conn, rows)
 
 
-async def _offset_rows(conn: AsyncConnection, conditions: list[Any], order: list[Any],
-                       offset: int, per_page: int, *, counted: Select[Any] | None
-                       ) -> tuple[int, list[Any]]:
+async def _offset_rows(conn: AsyncConnection, listing: OffsetListing, offset: int,
+                       per_page: int) -> tuple[int, list[Any]]:
     """The total and one page of rows with the representation columns.
 
     The page's pks in sort order (an index walk that stops after the page) and a COUNT
@@ -47,30 +69,31 @@ async def _offset_rows(conn: AsyncConnection, conditions: list[Any], order: list
     usual narrow filter costs one query). A page in the second half is taken from the
     other end with the order reversed, so the last page walks per_page index entries.
     """
-    where = select(composes.c.pk).where(*conditions)
     if offset == 0:
-        rows = await _page(conn, where, order, per_page, 0)
+        rows = await _page(conn, listing.forward, per_page, 0)
         if len(rows) < per_page:
             return len(rows), rows
-    total = (await count(conn, where) if counted is None
-             else int((await conn.execute(counted)).scalar_one()))
+    total = int((await conn.execute(listing.total)).scalar_one())
     if offset == 0:
         return total, rows
     if offset >= total or offset > MAX_OFFSET:
         return total, []
     limit = min(per_page, total - offset)
     if offset > total // 2:
-        reverse = [reversed_clause(clause) for clause in order]
-        return total, list(reversed(await _page(conn, where, reverse, limit,
+        return total, list(reversed(await _page(conn, listing.backward, limit,
                                                 total - offset - limit)))
-    return total, await _page(conn, where, order, limit, offset)
+    return total, await _page(conn, listing.forward, limit, offset)
 
 
-async def _page(conn: AsyncConnection, where: Select[Any], order: list[Any], limit: int,
+def _page_statement(where: Select[Any], order: list[Any]) -> Select[Any]:
+    window = where.order_by(*order).limit(_LIMIT).offset(_OFFSET).subquery()
+    return REPRESENTATION_ROWS.join(window, window.c.pk == composes.c.pk).order_by(*order)
+
+
+async def _page(conn: AsyncConnection, statement: Select[Any], limit: int,
                 offset: int) -> list[Any]:
-    window = where.order_by(*order).limit(limit).offset(offset).subquery()
-    return list((await conn.execute(
-        REPRESENTATION_ROWS.join(window, window.c.pk == composes.c.pk).order_by(*order))).all())
+    return list((await conn.execute(statement, {"page_limit": limit,
+                                                "page_offset": offset})).all())
 
 
 def reversed_clause(clause: Any) -> Any:

@@ -3,7 +3,8 @@
 Each round runs every tree in turn: a fresh SQLite file, one `ctsd serve` process of that
 tree (this venv's Python with PYTHONPATH=<tree>), the shared harness seeds N composes,
 then runs tag and create at c=8. The harness's rows (p50/p99/max, req/s, its CPU, calib)
-are printed per round and tree, with the WAL file's largest size seen. Only figures from
+are printed per round and tree, with the seconds the server's event loop thread ran on a
+CPU and waited for one during each run, and the WAL file's largest size seen. Only figures from
 one invocation compare: this shared machine's speed moves by 2x from hour to hour.
 
     git worktree add --detach /tmp/base <commit>
@@ -50,6 +51,14 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("ctsd serve did not answer in 60 s")
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """Seconds the server's main (event loop) thread has run on a CPU, and has waited
+    runnable for one (/proc/PID/schedstat): on a shared machine the second is latency
+    the server's code does not cause."""
+    ran, waited, _slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def largest_wal(path: Path, stop: threading.Event, seen: list[int]) -> None:
     while not stop.wait(0.5):
         with contextlib.suppress(OSError):  # not there until the first write
@@ -83,17 +92,24 @@ def run_tree(tree: Path, args: argparse.Namespace, workdir: Path) -> list[str]:
         subprocess.run([*harness, "-n", str(args.n), "--scenarios", "seed",
                         "--out", str(workdir / "seed.json")],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        table = subprocess.run(
-            [*harness, "--scenarios", "tag,create", "-c", "8", "-d", str(args.d),
-             "-w", str(args.w), "--out", str(workdir / "run.json")],
-            check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        rows = []
+        for scenario in ("tag", "create"):
+            before = cpu_times(server.pid)
+            table = subprocess.run(
+                [*harness, "--scenarios", scenario, "-c", "8", "-d", str(args.d),
+                 "-w", str(args.w), "--out", str(workdir / f"{scenario}.json")],
+                check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True).stdout
+            ran, waited = (after - then for after, then in
+                           zip(cpu_times(server.pid), before, strict=True))
+            rows += [f"{line}  loop_cpu_s={ran:.1f} loop_cpu_wait_s={waited:.1f}"
+                     for line in table.splitlines() if line.split()[:1] == [scenario]]
     finally:
         stop.set()
         if watcher.is_alive():
             watcher.join()
         server.terminate()
         server.wait(timeout=60)
-    rows = [line for line in table.splitlines() if line.split()[:1] in (["tag"], ["create"])]
     return [f"{row}  wal_max_MB={max(wal_sizes) / 1e6:.0f}" for row in rows]
 
 

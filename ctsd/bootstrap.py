@@ -15,7 +15,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from ctsd.db.engine import (
     read_only,
 )
 from ctsd.db.respins import respins_for
+from ctsd.db.sqlite_checkpoint import checkpoints_in_background
 from ctsd.outbox_retention import retention_cleanup_ctx
 from ctsd.relay import relay_cleanup_ctx, run_relay
 from ctsd.relay.transports import relay_configured
@@ -79,7 +80,12 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),
                          respins_for(allocator), group_commit=group_commit)
-        yield WritePath(bus, read_only(reads))
+        async with AsyncExitStack() as beside:
+            if settings.is_sqlite:
+                # The write engine's connection leaves checkpoints to this task.
+                await beside.enter_async_context(
+                    checkpoints_in_background(settings.async_database_url, engine))
+            yield WritePath(bus, read_only(reads))
     finally:
         await engine.dispose()
         if reads is not engine:

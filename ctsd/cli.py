@@ -16,7 +16,6 @@ from typing import Any
 
 import uvloop
 
-from ctsd.api.app import create_app
 from ctsd.api.server import run_app
 from ctsd.auth.tls import server_ssl_context
 from ctsd.bootstrap import open_write_path, relay_forever
@@ -28,7 +27,7 @@ from ctsd.distribution import exit_on_top_level_clash
 from ctsd.observability.announce import announced, config_file_used
 from ctsd.observability.setup import setup_observability
 from ctsd.observability.tracing import TracingConfigError
-from ctsd.serving import serve_workers
+from ctsd.serving import serve_workers, serving_app
 from handlers.commands import (
     TAG_PERMISSION_ACTIONS,
     ChangeTagPermission,
@@ -179,7 +178,7 @@ def _run_worker(settings: Settings, host: str, port: int) -> None:
     # I/O to clients and to PostgreSQL.
     try:
         # ctsd.api.server: aiohttp's own errors (malformed requests) answer JSON too.
-        run_app(create_app(settings), host=host, port=port,
+        run_app(serving_app(settings), host=host, port=port,
                 ssl_context=server_ssl_context(settings), loop=uvloop.new_event_loop())
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)

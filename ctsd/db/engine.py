@@ -11,9 +11,11 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from ctsd import jsonio
 from ctsd.config import Settings
+from ctsd.db.sqlite_inline import inline_connector
 from ctsd.observability.tracing import instrument_engine
 
 WRITE_OPTION = "cts_write"
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 # Named here so that ctsd/api/ needs no SQLAlchemy import: the type of the read engine
 # (ctsd/api/keys.py). Database errors are classified in ctsd/db/errors.py.
@@ -52,20 +54,25 @@ def create_write_engine(settings: Settings) -> AsyncEngine:
     starting as the previous one gives the connection back. Reads need an engine of
     their own (`create_engine`), or they would queue behind the writes. Writers in
     other processes (the CLI, outbox retention's own engine) still meet the busy handler.
+
+    That connection runs its statements on the event loop's thread
+    (ctsd.db.sqlite_inline) and never checkpoints in a commit: the task of
+    ctsd.db.sqlite_checkpoint does, which `open_write_path` runs beside it.
     """
     if not settings.is_sqlite:
         return create_engine(settings)
-    return _sqlite_engine(settings, poolclass=AsyncAdaptedQueuePool, pool_size=1,
-                          max_overflow=0, pool_timeout=60)
+    return _sqlite_engine(settings, writer=True, poolclass=AsyncAdaptedQueuePool,
+                          pool_size=1, max_overflow=0, pool_timeout=60,
+                          async_creator=inline_connector(settings.async_database_url))
 
 
-def _sqlite_engine(settings: Settings, **pool: Any) -> AsyncEngine:
+def _sqlite_engine(settings: Settings, *, writer: bool = False, **pool: Any) -> AsyncEngine:
     # hide_parameters everywhere: an error logged with its statement must not carry the
     # caller's values (tokens, user data) into the log.
     engine = create_async_engine(settings.async_database_url, hide_parameters=True,
                                  connect_args={"timeout": 30}, json_serializer=_json_text,
                                  **pool)
-    _make_sqlite_writes_immediate(engine)
+    _make_sqlite_writes_immediate(engine, writer=writer)
     return instrument_engine(engine)
 
 
@@ -100,7 +107,7 @@ def create_allocator_engine(settings: Settings) -> AsyncEngine | None:
     ))
 
 
-def _make_sqlite_writes_immediate(engine: AsyncEngine) -> None:
+def _make_sqlite_writes_immediate(engine: AsyncEngine, *, writer: bool) -> None:
     # SQLite upgrades a deferred read transaction to a write lazily and then fails with
     # "database is locked" when two writers race. Write transactions therefore take the
     # write lock up front (BEGIN IMMEDIATE); reads keep a plain BEGIN. WAL lets readers
@@ -112,6 +119,13 @@ def _make_sqlite_writes_immediate(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if writer:
+            # Checkpoints run beside the writes (ctsd.db.sqlite_checkpoint), and the
+            # WAL grows past SQLite's 1,000 pages until one lets it start again from
+            # its beginning (at most RESTART_FRAMES there); the file is then cut back
+            # to WAL_SIZE_LIMIT rather than keeping its largest size.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -76,10 +76,11 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
     # reads get a pool of their own. PostgreSQL: one pool for both.
     reads = create_engine(settings) if settings.is_sqlite else engine
     allocator = None if gapless_respins else create_allocator_engine(settings)
+    respins = respins_for(allocator)
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),
-                         respins_for(allocator), group_commit=group_commit)
+                         respins, group_commit=group_commit)
         async with AsyncExitStack() as beside:
             if settings.is_sqlite:
                 # The write engine's connection leaves checkpoints to this task.
@@ -90,8 +91,7 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
         await engine.dispose()
         if reads is not engine:
             await reads.dispose()
-        if allocator is not None:
-            await allocator.dispose()
+        await respins.dispose()  # the allocator's pools, if it has any
 
 
 def serve_background_tasks(settings: Settings,

@@ -124,7 +124,6 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield SqlBackend(request.param, engine, respins)
     finally:
         await engine.dispose()
-        if allocator is not None:
-            await allocator.dispose()
+        await respins.dispose()
         if name is not None:
             drop_pg_database(name)

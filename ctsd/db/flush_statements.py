@@ -1,15 +1,19 @@
-"""PostgreSQL: everything a transaction writes at commit in ONE statement.
+"""PostgreSQL: what a single command writes at commit, in ONE statement.
 
 At commit the unit of work writes what nothing read back before: the history rows, the
-outbox rows and the stored answers of the composes it changed (ctsd.db.uow). On
-PostgreSQL they go in one statement of data-modifying CTEs, however many commands a
-group committed together (ctsd.group_commit): one round trip instead of three. The
-statement for each shape (how many of each) is built once.
+outbox rows and the stored answers of the composes it changed (ctsd.db.uow). Almost
+every command writes one history row, one event and at most one answer: on PostgreSQL
+those go in one statement of data-modifying CTEs, one round trip instead of three.
+
+A group of commands (ctsd.group_commit) writes its rows with three executemany calls
+instead: a multi-row VALUES would be one statement, but SQLAlchemy cannot cache a
+multi-row INSERT (it would be compiled again on every commit), and one CTE per row
+would leave the order of the rows' ids to PostgreSQL, which history and outbox order
+rely on. tests/unit/test_flush_statements.py holds both statements to being cacheable.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -22,41 +26,32 @@ EVENT_COLUMNS = ("message_id", "topic", "body", "ordering_key", "in_reply_to",
                  "traceparent", "created_at", "attempts")
 
 
-@functools.cache
-def flush_statement(changes: int, events: int, answers: int) -> Any:
-    """The statement writing `changes` history rows, `events` outbox rows and `answers`
-    stored answers (at least one thing in all); its parameters come from flush_params.
+def _single_flush_statement(*, with_answer: bool) -> Any:
+    """One history row and one outbox row, and with_answer one stored answer.
 
     Every parameter name is prefixed: SQLAlchemy takes an unprefixed one that names a
-    column of `composes` (created_at) as another SET column of an answer's UPDATE."""
-    parts: list[Any] = []
-    if changes:
-        parts.append(insert(compose_changes).values([
-            {column: bindparam(f"c{i}_{column}", type_=compose_changes.c[column].type)
-             for column in CHANGE_COLUMNS} for i in range(changes)]))
-    parts.extend(
-        update(composes).where(composes.c.pk == bindparam(f"a{i}_pk"))
-        .values(rendered=bindparam(f"a{i}_text")) for i in range(answers))
-    if events:
-        parts.append(insert(outbox).values([
-            {column: bindparam(f"e{i}_{column}", type_=outbox.c[column].type)
-             for column in EVENT_COLUMNS} for i in range(events)]))
-    *first, last = parts
-    if not first:
-        return last
-    return last.add_cte(*(part.cte(f"w{i}") for i, part in enumerate(first)))
+    column of `composes` (created_at) as another SET column of the answer's UPDATE."""
+    change = insert(compose_changes).values(
+        {column: bindparam(f"c_{column}", type_=compose_changes.c[column].type)
+         for column in CHANGE_COLUMNS}).cte("change")
+    statement = insert(outbox).values(
+        {column: bindparam(f"e_{column}", type_=outbox.c[column].type)
+         for column in EVENT_COLUMNS}).add_cte(change)
+    if not with_answer:
+        return statement
+    answer = (update(composes).where(composes.c.pk == bindparam("answer_pk"))
+              .values(rendered=bindparam("answer_text")))
+    return statement.add_cte(answer.cte("stored_answer"))
 
 
-def flush_params(changes: list[dict[str, Any]], events: list[dict[str, Any]],
-                 answers: list[dict[str, Any]]) -> dict[str, Any]:
-    """flush_statement's parameters: history rows (CHANGE_COLUMNS), outbox rows
-    (EVENT_COLUMNS) and stored answers (rendering.STORE_ANSWER's answer_pk, answer_text)."""
-    params: dict[str, Any] = {}
-    for i, row in enumerate(changes):
-        params.update({f"c{i}_{column}": value for column, value in row.items()})
-    for i, row in enumerate(events):
-        params.update({f"e{i}_{column}": value for column, value in row.items()})
-    for i, answer in enumerate(answers):
-        params[f"a{i}_pk"] = answer["answer_pk"]
-        params[f"a{i}_text"] = answer["answer_text"]
-    return params
+SINGLE_FLUSH = _single_flush_statement(with_answer=False)
+SINGLE_FLUSH_WITH_ANSWER = _single_flush_statement(with_answer=True)
+
+
+def single_flush_params(change: dict[str, Any], event: dict[str, Any],
+                        answer: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters of SINGLE_FLUSH(_WITH_ANSWER): a history row (CHANGE_COLUMNS), an
+    outbox row (EVENT_COLUMNS) and rendering.STORE_ANSWER's parameters, if any."""
+    return {**{f"c_{column}": value for column, value in change.items()},
+            **{f"e_{column}": value for column, value in event.items()},
+            **(answer or {})}

@@ -14,7 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ctsd.db.contents_store import SqlContentsStore
 from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.errors import is_outage
-from ctsd.db.flush_statements import flush_params, flush_statement
+from ctsd.db.flush_statements import (
+    SINGLE_FLUSH,
+    SINGLE_FLUSH_WITH_ANSWER,
+    single_flush_params,
+)
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
@@ -175,13 +179,16 @@ class SqlUnitOfWork:
     async def _flush(self) -> None:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
         answers = await self.composes.answers_to_store()
-        if conn.dialect.name == "postgresql":
-            # History rows, events and stored answers, of one command or of a group,
-            # in one statement (ctsd.db.flush_statements).
-            if changes or events or answers:
-                await conn.execute(flush_statement(len(changes), len(events), len(answers)),
-                                   flush_params(changes, events, answers))
+        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
+                and len(answers) <= 1:
+            # One history row, one event and the changed compose's answer (an import
+            # stores its own with the INSERT): what almost every command writes, in one
+            # statement (ctsd.db.flush_statements).
+            statement = SINGLE_FLUSH_WITH_ANSWER if answers else SINGLE_FLUSH
+            await conn.execute(statement, single_flush_params(
+                changes[0], events[0], answers[0] if answers else None))
         else:
+            # A group, or a command that writes more: row order kept by executemany.
             if answers:
                 await conn.execute(STORE_ANSWER, answers)
             if changes:

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Integer, any_, exists, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement as _Element
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ctsd.db.contents_tables import compose_rpm_sets, compose_variant_arches, rpms
 from ctsd.db.tables import composes
@@ -32,6 +33,11 @@ class ArrayOf(_Element[Any]):
     """PostgreSQL `ARRAY(SELECT ...)`: the one-column subquery's rows as an array."""
 
     inherit_cache = True
+    # The subquery is part of the cache key (its values are bound parameters). Without
+    # this SQLAlchemy cannot cache any statement holding an ArrayOf, and compiled the
+    # whole compose list query again on every request: a quarter of the server's time
+    # on `?rpm_nvr=` (py-spy), and the package history compiled 3 statements a version.
+    _traverse_internals = [("subquery", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
     type = ARRAY(Integer)
 
     def __init__(self, subquery: Any) -> None:

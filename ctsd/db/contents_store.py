@@ -32,9 +32,23 @@ _SQLITE_CHUNK = 500  # bound parameters per IN (...) on SQLite
 def entry_digest(entry: RpmEntry) -> bytes:
     """The key of an `rpms` row: every field of the entry except variant and arch (the
     path already says where in the tree it lives)."""
-    line = "\t".join((entry.category, str(entry.rpm), str(entry.srpm), entry.sigkey or "",
+    line = "\t".join((entry.category, entry.rpm.text, entry.srpm.text, entry.sigkey or "",
                       entry.path))
     return hashlib.blake2b(line.encode(), digest_size=16).digest()
+
+
+def entry_digests(entries: list[RpmEntry]) -> list[bytes]:
+    """entry_digest of each entry, hashing each distinct entry once (a source RPM or a
+    noarch package is the same entry under every arch)."""
+    known: dict[tuple[str, str, str, str | None, str], bytes] = {}
+    digests = []
+    for entry in entries:
+        key = (entry.category, entry.rpm.text, entry.srpm.text, entry.sigkey, entry.path)
+        digest = known.get(key)
+        if digest is None:
+            digest = known[key] = entry_digest(entry)
+        digests.append(digest)
+    return digests
 
 
 def rpm_row(entry: RpmEntry, digest: bytes) -> dict[str, Any]:
@@ -79,12 +93,12 @@ class SqlContentsStore:
     async def replace_rpms(self, compose_pk: int, parsed: ParsedRpms, user: str) -> bool:
         if await self._unchanged(compose_pk, "rpms", parsed.digest):
             return False
-        digests = [entry_digest(entry) for entry in parsed.entries]
+        digests = entry_digests(parsed.entries)
         ids = await self._rpm_ids(parsed.entries, digests)
         sets: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
         for entry, digest in zip(parsed.entries, digests, strict=True):
             key = (entry.variant, entry.arch, entry.category)
-            sets.setdefault(key, []).append((entry.rpm.name, str(entry.rpm), ids[digest]))
+            sets.setdefault(key, []).append((entry.rpm.name, entry.rpm.text, ids[digest]))
         await self._conn.execute(
             delete(compose_rpm_sets).where(compose_rpm_sets.c.compose_pk == compose_pk))
         rows = []

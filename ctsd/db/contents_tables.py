@@ -54,7 +54,7 @@ rpms = Table(
     "rpms",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("digest", LargeBinary(16), nullable=False, unique=True),
+    Column("digest", LargeBinary(16), nullable=False),
     Column("name", String(255), nullable=False),
     Column("epoch", Integer, nullable=False),
     Column("version", String(255), nullable=False),
@@ -67,6 +67,9 @@ rpms = Table(
     Column("srpm_version", String(255), nullable=False),
     Column("srpm_release", String(255), nullable=False),
     Column("path", Text, nullable=False),
+    # An import finds its entries by digest: with the id in the index (PostgreSQL) that
+    # is an index-only scan, which does not read the rows' heap pages.
+    Index("ix_rpms_digest", "digest", unique=True, postgresql_include=["id"]),
     # rpm_nvr / rpm_nevra / rpm_name and a package's history; srpm_nvr.
     Index("ix_rpms_nvr", "name", "version", "release"),
     Index("ix_rpms_srpm_nvr", "srpm_name", "srpm_version", "srpm_release"),

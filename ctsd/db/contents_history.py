@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import FromClause, Row, func, select, true
+from sqlalchemy import FromClause, Row, Select, func, select, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,16 +30,20 @@ async def package_history(conn: AsyncConnection, name: str,
     """Versions of `name` (any arch), oldest first, each with first/last compose and
     how many matching composes carried it; versions no matching compose carried are
     left out."""
-    r, c = rpms.c, composes.c
-    carriers, compose_pk = _carriers(conn.dialect.name)
-    statement = (select(r.epoch, r.version, r.release, c.compose_id, c.date, c.respin, c.pk)
-                 .select_from(carriers.join(composes, c.pk == compose_pk))
-                 .where(r.name == name, *conditions).distinct())
     versions: dict[tuple[int, str, str], list[Any]] = {}
-    for row in await conn.execute(statement):
+    for row in await conn.execute(history_statement(name, conditions, conn.dialect.name)):
         versions.setdefault((row.epoch, row.version, row.release), []).append(row)
     found = [_version(evr, rows) for evr, rows in versions.items()]
     return sort_by_evr(found)[-MAX_VERSIONS:]
+
+
+def history_statement(name: str, conditions: list[Any], dialect: str) -> Select[Any]:
+    """Each (version of `name`, compose carrying it) once, for the matching composes."""
+    r, c = rpms.c, composes.c
+    carriers, compose_pk = _carriers(dialect)
+    return (select(r.epoch, r.version, r.release, c.compose_id, c.date, c.respin, c.pk)
+            .select_from(carriers.join(composes, c.pk == compose_pk))
+            .where(r.name == name, *conditions).distinct())
 
 
 def _carriers(dialect: str) -> tuple[FromClause, Any]:

@@ -167,10 +167,10 @@ class SqlContentsStore:
                 {"compose_pk": compose_pk, "variant": variant, "arch": arch}
                 for variant, arch in sorted(pairs)])
 
-    async def queue_fetch(self, compose_pk: int, url: str) -> None:
+    async def queue_fetch(self, compose_pk: int, url: str, *, requested: bool = False) -> None:
         status = (await self._conn.execute(
             select(composes.c.build_status).where(composes.c.pk == compose_pk))).scalar()
-        if status is not None and status not in FINISHED_STATUSES:
+        if not requested and status is not None and status not in FINISHED_STATUSES:
             return  # the build is still running (or failed): its metadata is not there
         values = {"url": url, "state": "pending", "attempts": 0, "next_attempt_at": self._now(),
                   "lease_until": None, "leased_by": None, "last_error": None,

@@ -4,7 +4,7 @@ filter, so order_by and both paginations work unchanged.
 
 On PostgreSQL "contains one of these rpms" is `rpm_ids && ARRAY(SELECT id FROM rpms
 WHERE ...)`: the ARRAY is computed once (an index lookup in `rpms`), and the GIN index
-on `compose_rpm_sets.rpm_ids` finds the sets holding any of them. SQLite scans the
+on `compose_rpm_ids.rpm_ids` finds the composes holding any of them. SQLite scans the
 JSON arrays with json_each, which is fine at the embedded default's scale.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement as _Element
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from ctsd.db.contents_tables import compose_rpm_sets, compose_variant_arches, rpms
+from ctsd.db.contents_tables import compose_rpm_ids, compose_variant_arches, rpms
 from ctsd.db.tables import composes
 from handlers.contents_parse import parse_nevra
 from handlers.errors import InvalidInput
@@ -81,17 +81,17 @@ def _with_any_epoch(value: str) -> str:
     return f"{name}-0:{version}-{release}"
 
 
-def sets_containing(conditions: list[Condition], dialect: str) -> Any:
-    """SELECT compose_pk of the rpm sets holding any rpm matching `conditions`."""
+def id_lists_containing(conditions: list[Condition], dialect: str) -> Any:
+    """SELECT compose_pk of the composes holding any rpm matching `conditions`."""
     ids = select(rpms.c.id).where(*conditions)
-    sets = compose_rpm_sets
+    lists = compose_rpm_ids
     holds: ColumnElement[Any]
     if dialect == "postgresql":
-        holds = sets.c.rpm_ids.op("&&")(ArrayOf(ids))
+        holds = lists.c.rpm_ids.op("&&")(ArrayOf(ids))
     else:
-        member = func.json_each(sets.c.rpm_ids).table_valued("value")
+        member = func.json_each(lists.c.rpm_ids).table_valued("value")
         holds = exists(select(member.c.value).where(member.c.value.in_(ids)))
-    return select(sets.c.compose_pk).where(holds)
+    return select(lists.c.compose_pk).where(holds)
 
 
 def composes_containing(conditions: list[Condition], dialect: str) -> Condition:
@@ -102,7 +102,7 @@ def composes_containing(conditions: list[Condition], dialect: str) -> Condition:
     (SELECT ...)` the planner may instead probe every candidate compose's arrays one by
     one (seen: 2.8 s at 2,000 composes, against 4 ms this way).
     """
-    matching = sets_containing(conditions, dialect)
+    matching = id_lists_containing(conditions, dialect)
     if dialect == "postgresql":
         return composes.c.pk == any_(ArrayOf(matching))
     return composes.c.pk.in_(matching)

@@ -2,9 +2,9 @@
 compose (among those matching the list filters) that carried it.
 
 One statement, whatever the number of versions: every `rpms` row of the name joined to
-the rpm sets holding it, and those to the composes passing the filters; the versions
-are then gathered here. On PostgreSQL each row of the name probes the GIN index on
-`compose_rpm_sets.rpm_ids` on its own (a LATERAL `rpm_ids && ARRAY[id]`); SQLite walks
+the composes holding it (compose_rpm_ids) that pass the filters; the versions are then
+gathered here. On PostgreSQL each row of the name probes the GIN index on
+`compose_rpm_ids.rpm_ids` on its own (a LATERAL `rpm_ids && ARRAY[id]`); SQLite walks
 the JSON arrays, which is fine at the embedded default's scale. It used to be three
 statements per version (534 ms at 2,000 composes for ~40 versions).
 """
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.contents_diff import sort_by_evr
-from ctsd.db.contents_tables import compose_rpm_sets, rpms
+from ctsd.db.contents_tables import compose_rpm_ids, rpms
 from ctsd.db.tables import composes
 from handlers.evr import format_evr
 
@@ -47,17 +47,17 @@ def history_statement(name: str, conditions: list[Any], dialect: str) -> Select[
 
 
 def _carriers(dialect: str) -> tuple[FromClause, Any]:
-    """`rpms` joined to the sets holding each row, and the sets' compose_pk column."""
-    s = compose_rpm_sets.c
+    """`rpms` joined to the id lists holding each row, and their compose_pk column."""
+    s = compose_rpm_ids.c
     if dialect == "postgresql":
         # OFFSET 0 keeps the planner from flattening the LATERAL into a join: flattened,
-        # it joined every set of the matching composes first and tested `&&` on each
-        # detoasted array (2.7 s at 200 composes, against 27 ms probing the index).
+        # it joined every rpm set of the matching composes first and tested `&&` on
+        # each detoasted array (2.7 s at 200 composes, against 27 ms probing the index).
         holding = (select(s.compose_pk).where(s.rpm_ids.op("&&")(array([rpms.c.id])))
                    .offset(0).lateral("holding"))
         return rpms.join(holding, true()), holding.c.compose_pk
     member = func.json_each(s.rpm_ids).table_valued("value")
-    joined = rpms.join(compose_rpm_sets, true()).join(member, member.c.value == rpms.c.id)
+    joined = rpms.join(compose_rpm_ids, true()).join(member, member.c.value == rpms.c.id)
     return joined, s.compose_pk
 
 

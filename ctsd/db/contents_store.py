@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd.db.contents_tables import (
     compose_contents,
     compose_images,
+    compose_rpm_ids,
     compose_rpm_sets,
     compose_variant_arches,
     contents_fetch_jobs,
@@ -99,6 +100,14 @@ class SqlContentsStore:
         for entry, digest in zip(parsed.entries, digests, strict=True):
             key = (entry.variant, entry.arch, entry.category)
             sets.setdefault(key, []).append((entry.rpm.name, entry.rpm.text, ids[digest]))
+        await self._replace_sets(compose_pk, sets)
+        await self._replace_id_list(compose_pk, sorted(set(ids.values())))
+        await self._record(compose_pk, "rpms", parsed.digest, len(parsed.entries), user)
+        return True
+
+    async def _replace_sets(self, compose_pk: int,
+                            sets: dict[tuple[str, str, str], list[tuple[str, str, int]]]
+                            ) -> None:
         await self._conn.execute(
             delete(compose_rpm_sets).where(compose_rpm_sets.c.compose_pk == compose_pk))
         rows = []
@@ -110,8 +119,14 @@ class SqlContentsStore:
                          "rpm_ids": encode_ids(self._dialect, ordered)})
         if rows:
             await self._conn.execute(compose_rpm_sets.insert(), rows)
-        await self._record(compose_pk, "rpms", parsed.digest, len(parsed.entries), user)
-        return True
+
+    async def _replace_id_list(self, compose_pk: int, ids: list[int]) -> None:
+        """compose_rpm_ids: what the containment filters and the history probe."""
+        await self._conn.execute(
+            delete(compose_rpm_ids).where(compose_rpm_ids.c.compose_pk == compose_pk))
+        if ids:
+            await self._conn.execute(compose_rpm_ids.insert().values(
+                compose_pk=compose_pk, rpm_ids=encode_ids(self._dialect, ids)))
 
     async def _rpm_ids(self, entries: list[RpmEntry], digests: list[bytes]) -> dict[bytes, int]:
         """The `rpms` id of every entry, inserting the entries never seen before."""

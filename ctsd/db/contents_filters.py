@@ -84,13 +84,14 @@ def _with_any_epoch(value: str) -> str:
 def id_lists_containing(conditions: list[Condition], dialect: str) -> Any:
     """SELECT compose_pk of the composes holding any rpm matching `conditions`."""
     ids = select(rpms.c.id).where(*conditions)
-    lists = compose_rpm_ids
-    holds: ColumnElement[Any]
     if dialect == "postgresql":
-        holds = lists.c.rpm_ids.op("&&")(ArrayOf(ids))
-    else:
-        member = func.json_each(lists.c.rpm_ids).table_valued("value")
-        holds = exists(select(member.c.value).where(member.c.value.in_(ids)))
+        # The GIN probe of migration 0014's function (why a function: see there).
+        holding = func.cts_composes_holding(ArrayOf(ids)).table_valued(
+            "compose_pk").render_derived()
+        return select(holding.c.compose_pk)
+    lists = compose_rpm_ids
+    member = func.json_each(lists.c.rpm_ids).table_valued("value")
+    holds = exists(select(member.c.value).where(member.c.value.in_(ids)))
     return select(lists.c.compose_pk).where(holds)
 
 

@@ -4,7 +4,7 @@ compose (among those matching the list filters) that carried it.
 One statement, whatever the number of versions: every `rpms` row of the name joined to
 the composes holding it (compose_rpm_ids) that pass the filters; the versions are then
 gathered here. On PostgreSQL each row of the name probes the GIN index on
-`compose_rpm_ids.rpm_ids` on its own (a LATERAL `rpm_ids && ARRAY[id]`); SQLite walks
+`compose_rpm_ids.rpm_ids` on its own (LATERAL cts_composes_holding(ARRAY[id])); SQLite walks
 the JSON arrays, which is fine at the embedded default's scale. It used to be three
 statements per version (534 ms at 2,000 composes for ~40 versions).
 """
@@ -50,11 +50,10 @@ def _carriers(dialect: str) -> tuple[FromClause, Any]:
     """`rpms` joined to the id lists holding each row, and their compose_pk column."""
     s = compose_rpm_ids.c
     if dialect == "postgresql":
-        # OFFSET 0 keeps the planner from flattening the LATERAL into a join: flattened,
-        # it joined every rpm set of the matching composes first and tested `&&` on
-        # each detoasted array (2.7 s at 200 composes, against 27 ms probing the index).
-        holding = (select(s.compose_pk).where(s.rpm_ids.op("&&")(array([rpms.c.id])))
-                   .offset(0).lateral("holding"))
+        # One GIN probe per rpms row, through migration 0014's function (why: see
+        # there); a function scan is never flattened into a join.
+        holding = func.cts_composes_holding(array([rpms.c.id])).table_valued(
+            "compose_pk").render_derived().lateral("holding")
         return rpms.join(holding, true()), holding.c.compose_pk
     member = func.json_each(s.rpm_ids).table_valued("value")
     joined = rpms.join(compose_rpm_ids, true()).join(member, member.c.value == rpms.c.id)

@@ -12,8 +12,9 @@ an RPM entry is stored once, not once per compose:
   and ~20 primary-key lookups.
 - `compose_rpm_ids` holds, per compose, all its distinct rpm ids in one array. On
   PostgreSQL a GIN index on it answers "which composes contain any of these rpm ids"
-  (`&&`), so "composes containing an NVR" is: index lookup of the NVR's ids in
-  `rpms`, GIN probe, then the usual compose filters on the few hundred matches.
+  (`&&`, through the function cts_composes_holding), so "composes containing an NVR"
+  is: index lookup of the NVR's ids in `rpms`, GIN probe, then the usual compose
+  filters on the few hundred matches.
 - A diff loads the two composes' set arrays and compares them as sets in memory
   (~50,000 ints each), then reads only the differing rows of `rpms`.
 - `compose_contents` says what was imported per compose and kind, with a digest of
@@ -91,7 +92,9 @@ compose_rpm_sets = Table(
 # contain these rpms" and a package's history probe. A GIN hit here is a compose row
 # whose heap is tiny (the arrays are TOASTed out of line): with the GIN index on
 # compose_rpm_sets instead, every hit read a set row from a 64 MB heap (2,000
-# composes), and a cold package history spent 0.5 s reading those pages.
+# composes), and a cold package history spent 0.5 s reading those pages. PostgreSQL
+# queries probe it through cts_composes_holding (migration 0014), which pins the plan
+# to the GIN index: seeing a tiny heap, the planner would scan and detoast every array.
 compose_rpm_ids = Table(
     "compose_rpm_ids",
     metadata,

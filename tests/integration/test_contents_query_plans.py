@@ -107,6 +107,6 @@ def _holding_plan(database: str) -> dict[str, Any]:
     """The plan of cts_composes_holding's statement under the settings it declares."""
     (source, config), = _rows(database, "SELECT prosrc, proconfig FROM pg_proc "
                                         "WHERE proname = 'cts_composes_holding'")
-    assert "enable_seqscan=off" in config
+    assert {"enable_seqscan=off", "enable_indexscan=off"} <= set(config)
     settings = "".join(f"SET {item.replace('=', ' = ', 1)}; " for item in config)
     return _plan(database, re.sub(r"\bids\b", "ARRAY[1234, 5678]", source), settings)

@@ -12,7 +12,8 @@ Create Date: 2026-12-06 16:10:00.000000
    `rpms` against writes for a few seconds at 2,000 composes (~1.5 M rows).
 2. `compose_rpm_ids` (one array of every distinct rpm id per compose, filled here from
    compose_rpm_sets) takes over the GIN index from compose_rpm_sets: a hit is then a
-   row of a tiny heap instead of a set row of a 64 MB one (see ctsd.db.contents_tables).
+   row of a tiny heap instead of a set row of a 64 MB one (see ctsd.db.contents_tables),
+   probed through the function cts_composes_holding (why a function: below).
    The GIN index has fastupdate = off: with its pending list (up to 4 MB) every probe
    also scanned the list (a package's history, one probe per rpm row: 197 ms instead
    of 58 ms at 2,000 composes), and every few imports one paid for merging it.
@@ -43,14 +44,16 @@ GROUP BY compose_pk
 """
 
 
-# The GIN probe as a function that runs with enable_seqscan off. compose_rpm_ids has a
-# tiny heap (its arrays are TOASTed), so the planner, which does not count detoasting,
-# preferred a sequential scan that detoasted every compose's 136 KB array per probe
-# (2.9 s for a package history at 200 composes). A function with a SET clause is never
-# inlined, so the setting holds for this one statement only.
+# The GIN probe as a function that can only be a bitmap scan (sequential and plain
+# index scans off): compose_rpm_ids has a tiny heap (its arrays are TOASTed), so the
+# planner, which does not count detoasting, preferred a sequential scan that detoasted
+# every compose's 136 KB array per probe (2.9 s for a package history at 200
+# composes); a walk of the primary key filtering each row would be as bad. A function
+# with SET clauses is never inlined, so the settings hold for this statement only.
 _HOLDING = """
 CREATE FUNCTION cts_composes_holding(ids integer[]) RETURNS SETOF integer
-LANGUAGE sql STABLE PARALLEL SAFE ROWS 100 SET enable_seqscan = off
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 100
+SET enable_seqscan = off SET enable_indexscan = off
 AS 'SELECT compose_pk FROM compose_rpm_ids WHERE rpm_ids && ids'
 """
 

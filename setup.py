@@ -86,6 +86,7 @@ setup(
             "cts.request.mark_removed=schemas.requests:MarkRemovedRequestV1",
             "cts.request.promotion=schemas.requests:PromotionRequestV1",
             "cts.request.promotion_decision=schemas.requests:PromotionDecisionV1",
+            "cts.request.fetch_contents=schemas.requests:FetchContentsRequestV1",
         ],
     },
 )

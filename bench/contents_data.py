@@ -152,6 +152,12 @@ def set_copy_lines(compose_pk: int, stream: Stream) -> str:
     return out.getvalue()
 
 
+def id_list_copy_line(compose_pk: int, stream: Stream) -> str:
+    """The compose's row of compose_rpm_ids: every distinct rpm id, ascending."""
+    ids = sorted({rpm_id for ids in stream.ids for rpm_id in ids.values()})
+    return f"{compose_pk}\t{{{','.join(map(str, ids))}}}\n"
+
+
 def compose_row(stream: Stream, date: str) -> tuple[str, dict[str, Any], str]:
     """(compose id, composes columns, compose_info JSON) of the stream's nightly."""
     info = {"header": {"type": "productmd.composeinfo", "version": "1.2"}, "payload": {

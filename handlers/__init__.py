@@ -16,8 +16,12 @@ from handlers.composes import (
     tag_compose,
     untag_compose,
 )
-from handlers.contents import import_contents, record_fetch_failure
-from handlers.contents_commands import ImportComposeContents, RecordContentsFetchFailure
+from handlers.contents import import_contents, record_fetch_failure, request_contents_fetch
+from handlers.contents_commands import (
+    FetchComposeContents,
+    ImportComposeContents,
+    RecordContentsFetchFailure,
+)
 from handlers.gates import set_tag_gates
 from handlers.identity import Actor, Roles
 from handlers.lifecycle import mark_removed, record_build_status, remove_compose
@@ -51,4 +55,5 @@ HANDLERS: dict[type, Handler] = {
     commands.RequestExpiredRemovals: request_expired_removals,
     ImportComposeContents: import_contents,
     RecordContentsFetchFailure: record_fetch_failure,
+    FetchComposeContents: request_contents_fetch,
 }

@@ -13,6 +13,7 @@ from typing import Any
 from handlers.composes import locked_compose
 from handlers.contents_commands import (
     CONTENT_KINDS,
+    FetchComposeContents,
     ImportComposeContents,
     RecordContentsFetchFailure,
 )
@@ -68,3 +69,22 @@ async def record_fetch_failure(cmd: RecordContentsFetchFailure, uow: UnitOfWork,
         await uow.composes.add_change(compose.pk, "contents_fetch_failed", actor.username,
                                       f"Fetching contents failed: {reason}", None)
     return {"compose_id": compose.compose_id, "state": "failed", "reason": reason}
+
+
+async def request_contents_fetch(cmd: FetchComposeContents, uow: UnitOfWork, actor: Actor,
+                                 roles: Roles) -> dict[str, Any]:
+    """Queue the durable fetch job (the import then runs as ImportComposeContents, with
+    its own history row and message); answer {compose_id, url, state}."""
+    if not roles.can_create_compose(actor):
+        raise Forbidden(f"User {actor.username} is not allowed to import compose contents")
+    compose = await locked_compose(uow, cmd.compose_id)
+    url = cmd.compose_url or compose.compose_url
+    if not url:
+        raise InvalidInput(f"Compose {compose.compose_id} has no location: "
+                           "give compose_url to fetch its contents from")
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidInput(f"Contents are fetched over HTTP(S), not from {url!r}")
+    await contents_of(uow).queue_fetch(compose.pk, url, requested=True)
+    await uow.composes.add_change(compose.pk, "contents_fetch_requested", actor.username,
+                                  f"Contents fetch requested from {url}", None)
+    return {"compose_id": compose.compose_id, "url": url, "state": "pending"}

@@ -22,6 +22,17 @@ class ImportComposeContents:
 
 
 @dataclass(frozen=True)
+class FetchComposeContents:
+    """Queue the automatic fetch of a compose's rpms.json / images.json from
+    `compose_url` (the top of a compose tree; default: the compose's own location),
+    whatever its build status says. The bus's way to import contents: a file of tens
+    of megabytes does not belong in a message, its location does."""
+
+    compose_id: str
+    compose_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RecordContentsFetchFailure:
     """The automatic fetch of a compose's contents failed for good: record why."""
 

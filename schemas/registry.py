@@ -31,6 +31,7 @@ from schemas.published_workflow import (
     ComposeRemovalRequestedV1,
 )
 from schemas.requests import (
+    FetchContentsRequestV1,
     ImportRequestV1,
     MarkRemovedRequestV1,
     PromotionDecisionV1,
@@ -94,6 +95,7 @@ ACCEPTED: tuple[Accepted, ...] = (
     Accepted("cts.request.promotion", PromotionRequestV1, "request.promotion"),
     Accepted("cts.request.promotion_decision", PromotionDecisionV1,
              "request.promotion_decision"),
+    Accepted("cts.request.fetch_contents", FetchContentsRequestV1, "request.fetch_contents"),
 )
 
 ALL: tuple[Published | Accepted, ...] = (*PUBLISHED, *ACCEPTED)

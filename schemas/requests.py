@@ -132,3 +132,23 @@ class PromotionDecisionV1(Message):
     @property
     def summary(self) -> str:
         return f"Request to {self.body.get('decision')} promotion {self.body.get('promotion_id')}"
+
+
+class FetchContentsRequestV1(Message):
+    """Fetch a compose's contents (rpms.json, images.json) from its compose tree and
+    import them: queues the same durable fetch job a new location does. The files
+    themselves (tens of megabytes) are never sent over the bus; over HTTP they can be
+    PUT to /api/1/composes/{id}/rpms and /images."""
+
+    topic = "cts.request.fetch_contents"
+    body_schema: ClassVar[dict[str, Any]] = _body(
+        "Fetch and import a compose's contents", ["compose_id"],
+        compose_id=_COMPOSE_ID,
+        compose_url={"type": ["string", "null"], "minLength": 1, "maxLength": 4096,
+                     "description": "top of the compose tree (default: the compose's "
+                                    "location)"},
+    )
+
+    @property
+    def summary(self) -> str:
+        return f"Request to fetch the contents of {self.body.get('compose_id')}"

@@ -31,11 +31,13 @@ from handlers.commands import (
     TagCompose,
     UntagCompose,
 )
+from handlers.contents_commands import FetchComposeContents
 from handlers.identity import Actor
 from handlers.storable import json_problem
 from schemas.inputs import OdcsStateChangedV1, PungiStatusChangeV1
 from schemas.registry import REQUEST_SCHEMAS
 from schemas.requests import (
+    FetchContentsRequestV1,
     ImportRequestV1,
     MarkRemovedRequestV1,
     PromotionDecisionV1,
@@ -149,6 +151,8 @@ REQUEST_COMMANDS: dict[type[Message], Callable[[dict[str, Any], tuple[str, ...]]
         b["compose_id"], b["to"], b.get("reason"), b.get("user_data"), ladder),
     PromotionDecisionV1: lambda b, ladder: DecidePromotion(
         b["promotion_id"], b["decision"], b.get("reason"), ladder),
+    FetchContentsRequestV1: lambda b, _ladder: FetchComposeContents(
+        b["compose_id"], b.get("compose_url")),
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd.db.contents_tables import (
     compose_contents,
     compose_images,
+    compose_rpm_ids,
     compose_rpm_sets,
     compose_variant_arches,
     contents_fetch_jobs,
@@ -32,9 +33,23 @@ _SQLITE_CHUNK = 500  # bound parameters per IN (...) on SQLite
 def entry_digest(entry: RpmEntry) -> bytes:
     """The key of an `rpms` row: every field of the entry except variant and arch (the
     path already says where in the tree it lives)."""
-    line = "\t".join((entry.category, str(entry.rpm), str(entry.srpm), entry.sigkey or "",
+    line = "\t".join((entry.category, entry.rpm.text, entry.srpm.text, entry.sigkey or "",
                       entry.path))
     return hashlib.blake2b(line.encode(), digest_size=16).digest()
+
+
+def entry_digests(entries: list[RpmEntry]) -> list[bytes]:
+    """entry_digest of each entry, hashing each distinct entry once (a source RPM or a
+    noarch package is the same entry under every arch)."""
+    known: dict[tuple[str, str, str, str | None, str], bytes] = {}
+    digests = []
+    for entry in entries:
+        key = (entry.category, entry.rpm.text, entry.srpm.text, entry.sigkey, entry.path)
+        digest = known.get(key)
+        if digest is None:
+            digest = known[key] = entry_digest(entry)
+        digests.append(digest)
+    return digests
 
 
 def rpm_row(entry: RpmEntry, digest: bytes) -> dict[str, Any]:
@@ -79,12 +94,20 @@ class SqlContentsStore:
     async def replace_rpms(self, compose_pk: int, parsed: ParsedRpms, user: str) -> bool:
         if await self._unchanged(compose_pk, "rpms", parsed.digest):
             return False
-        digests = [entry_digest(entry) for entry in parsed.entries]
+        digests = entry_digests(parsed.entries)
         ids = await self._rpm_ids(parsed.entries, digests)
         sets: dict[tuple[str, str, str], list[tuple[str, str, int]]] = {}
         for entry, digest in zip(parsed.entries, digests, strict=True):
             key = (entry.variant, entry.arch, entry.category)
-            sets.setdefault(key, []).append((entry.rpm.name, str(entry.rpm), ids[digest]))
+            sets.setdefault(key, []).append((entry.rpm.name, entry.rpm.text, ids[digest]))
+        await self._replace_sets(compose_pk, sets)
+        await self._replace_id_list(compose_pk, sorted(set(ids.values())))
+        await self._record(compose_pk, "rpms", parsed.digest, len(parsed.entries), user)
+        return True
+
+    async def _replace_sets(self, compose_pk: int,
+                            sets: dict[tuple[str, str, str], list[tuple[str, str, int]]]
+                            ) -> None:
         await self._conn.execute(
             delete(compose_rpm_sets).where(compose_rpm_sets.c.compose_pk == compose_pk))
         rows = []
@@ -96,8 +119,14 @@ class SqlContentsStore:
                          "rpm_ids": encode_ids(self._dialect, ordered)})
         if rows:
             await self._conn.execute(compose_rpm_sets.insert(), rows)
-        await self._record(compose_pk, "rpms", parsed.digest, len(parsed.entries), user)
-        return True
+
+    async def _replace_id_list(self, compose_pk: int, ids: list[int]) -> None:
+        """compose_rpm_ids: what the containment filters and the history probe."""
+        await self._conn.execute(
+            delete(compose_rpm_ids).where(compose_rpm_ids.c.compose_pk == compose_pk))
+        if ids:
+            await self._conn.execute(compose_rpm_ids.insert().values(
+                compose_pk=compose_pk, rpm_ids=encode_ids(self._dialect, ids)))
 
     async def _rpm_ids(self, entries: list[RpmEntry], digests: list[bytes]) -> dict[bytes, int]:
         """The `rpms` id of every entry, inserting the entries never seen before."""
@@ -153,10 +182,10 @@ class SqlContentsStore:
                 {"compose_pk": compose_pk, "variant": variant, "arch": arch}
                 for variant, arch in sorted(pairs)])
 
-    async def queue_fetch(self, compose_pk: int, url: str) -> None:
+    async def queue_fetch(self, compose_pk: int, url: str, *, requested: bool = False) -> None:
         status = (await self._conn.execute(
             select(composes.c.build_status).where(composes.c.pk == compose_pk))).scalar()
-        if status is not None and status not in FINISHED_STATUSES:
+        if not requested and status is not None and status not in FINISHED_STATUSES:
             return  # the build is still running (or failed): its metadata is not there
         values = {"url": url, "state": "pending", "attempts": 0, "next_attempt_at": self._now(),
                   "lease_until": None, "leased_by": None, "last_error": None,

@@ -46,7 +46,8 @@ async def _post(client: Any, info: dict[str, Any]) -> str:
 
 def stored(url: str) -> dict[str, int]:
     counts = {}
-    for table in ("compose_contents", "compose_rpm_sets", "rpms", "compose_images"):
+    for table in ("compose_contents", "compose_rpm_sets", "compose_rpm_ids", "rpms",
+                  "compose_images"):
         counts[table] = read_database(url, f"SELECT count(*) FROM {table}")[0][0]
     return counts
 

@@ -186,6 +186,10 @@ async def test_package_history(client):
             for v in history["versions"]] == [(GLIBC_7, n0, n1, 2), (GLIBC_8, n2, n2, 1)]
     everywhere = await get(client, "/api/1/rpms/glibc/")
     assert everywhere["versions"][0]["composes"] == 3
+    # A version no matching compose carried is left out.
+    fedora = await get(client, "/api/1/rpms/glibc/?release_short=fedora")
+    assert [(v["evr"], v["first"]["compose_id"], v["composes"])
+            for v in fedora["versions"]] == [(GLIBC_7, _fedora, 1)]
     await get(client, "/api/1/rpms/glibc/?per_page=3", 400)
     assert (await get(client, "/api/1/rpms/nothing/"))["versions"] == []
 

@@ -39,9 +39,9 @@ class FakeContentsStore:
     async def set_variant_arches(self, compose_pk: int, pairs: set[tuple[str, str]]) -> None:
         self._tables["variant_arches"][compose_pk] = set(pairs)
 
-    async def queue_fetch(self, compose_pk: int, url: str) -> None:
+    async def queue_fetch(self, compose_pk: int, url: str, *, requested: bool = False) -> None:
         status = self._db.composes[compose_pk].build_status
-        if status is None or status in FINISHED_STATUSES:
+        if requested or status is None or status in FINISHED_STATUSES:
             self._tables["fetch_jobs"][compose_pk] = {"url": url, "state": "pending",
                                                       "reason": None}
 

@@ -26,6 +26,7 @@ from handlers.commands import (
     SetComposeUrl,
     TagCompose,
 )
+from handlers.contents_commands import FetchComposeContents
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 TOPICS = InputTopics(
@@ -100,6 +101,14 @@ def test_promotion_requests_climb_the_configured_ladder():
     assert decision.actor.username == "bob"
 
 
+def test_a_contents_fetch_request_asks_for_the_fetch_job():
+    intent = intent_for(TOPICS, "cts.request.fetch_contents",
+                        {"compose_id": "c", "compose_url": "https://x/c"}, "pungi")
+    assert intent.command == FetchComposeContents("c", "https://x/c")
+    assert intent_for(TOPICS, "cts.request.fetch_contents", {"compose_id": "c"},
+                      "pungi").command == FetchComposeContents("c", None)
+
+
 def test_request_without_user_id_is_refused_before_anything_else():
     with pytest.raises(Refused) as refused:
         intent_for(TOPICS, "cts.request.tag", {"bogus": 1}, None)
@@ -113,6 +122,9 @@ def test_request_without_user_id_is_refused_before_anything_else():
     ("cts.request.promotion", {"compose_id": "c"}),
     ("cts.request.promotion_decision", {"promotion_id": 1, "decision": "approve"}),
     ("cts.request.promotion_decision", {"promotion_id": "1", "decision": "perform"}),
+    # The files themselves are not accepted on the bus, only where to fetch them.
+    ("cts.request.fetch_contents", {"compose_id": "c", "rpms": {"header": {}}}),
+    ("cts.request.fetch_contents", {"compose_url": "https://x/c"}),
     ("pungi.compose.status.change", {"status": "FINISHED"}),
     ("odcs.compose.state-changed", {"compose": {"pungi_compose_id": "x"}}),
 ])

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.commands import ImportCompose, SetComposeUrl
-from handlers.contents_commands import ImportComposeContents, RecordContentsFetchFailure
+from handlers.commands import ImportCompose, RecordBuildStatus, SetComposeUrl
+from handlers.contents_commands import (
+    FetchComposeContents,
+    ImportComposeContents,
+    RecordContentsFetchFailure,
+)
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from tests.conftest import compose_info
 from tests.contents_support import images_document, package, rpms_document
@@ -82,3 +86,37 @@ async def test_set_url_queues_a_fetch_and_a_give_up_is_recorded_once(db):
     assert [c.action for c in db.changes_of(CID)].count("contents_fetch_failed") == 1
     with pytest.raises(Forbidden):
         await execute(db, RecordContentsFetchFailure(CID, "x"), ALICE, ROLES)
+
+
+async def test_a_fetch_request_queues_the_job_even_for_an_unfinished_build(db):
+    pk = await imported(db)
+    await execute(db, RecordBuildStatus(CID, "STARTED", "https://example.com/c"), BUILDER,
+                  ROLES)
+    assert pk not in db.__dict__["fetch_jobs"]  # a location alone waits for FINISHED
+    answer = await execute(db, FetchComposeContents(CID), BUILDER, ROLES)
+    assert answer == {"compose_id": CID, "url": "https://example.com/c", "state": "pending"}
+    assert db.__dict__["fetch_jobs"][pk] == {"url": "https://example.com/c",
+                                             "state": "pending", "reason": None}
+    await execute(db, FetchComposeContents(CID, "https://mirror/c"), BUILDER, ROLES)
+    assert db.__dict__["fetch_jobs"][pk]["url"] == "https://mirror/c"
+    assert [c.action for c in db.changes_of(CID)].count("contents_fetch_requested") == 2
+
+
+@pytest.mark.parametrize(("command", "error"), [
+    (FetchComposeContents(CID), "has no location"),
+    (FetchComposeContents(CID, "/mnt/koji/compose"), "over HTTP(S)"),
+])
+async def test_a_fetch_request_needs_an_http_location(db, command, error):
+    pk = await imported(db)
+    with pytest.raises(InvalidInput, match=error.replace("(", r"\(").replace(")", r"\)")):
+        await execute(db, command, BUILDER, ROLES)
+    assert pk not in db.__dict__["fetch_jobs"]
+
+
+async def test_only_builders_request_fetches(db):
+    await imported(db)
+    with pytest.raises(Forbidden):
+        await execute(db, FetchComposeContents(CID, "https://x/c"), ALICE, ROLES)
+    with pytest.raises(NotFound):
+        await execute(db, FetchComposeContents("nope-1-20200101.0", "https://x/c"), BUILDER,
+                      ROLES)

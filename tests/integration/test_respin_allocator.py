@@ -4,7 +4,11 @@ paths hand out the same counter, and both claim a kept answer."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from ctsd.config import Settings
 from ctsd.db import kept_answers
@@ -13,50 +17,49 @@ from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.respins import SeparateTransactionRespins
 
 
-async def test_both_paths_share_the_counter_and_claim_kept_answers(pg_url):
+@pytest.fixture
+async def allocator(pg_url: str) -> AsyncIterator[tuple[SeparateTransactionRespins, Any]]:
+    """The separate allocator, and an engine of the main pool to keep answers with."""
     settings = Settings(database_url=pg_url)
     engine = create_allocator_engine(settings)
     assert engine is not None
     respins = SeparateTransactionRespins(engine)
     main = create_engine(settings)
     try:
-        stream = "pgr\x1f1.0\x1f20250101"
-        first = await respins.allocate(None, stream, 0, None)  # type: ignore[arg-type]
-        assert first.respin == 0 and respins._pool is not None, "ran on the driver"
-        await respins._pool.close()  # every later driver call fails
-        second = await respins.allocate(None, stream, 0, None)  # type: ignore[arg-type]
-        assert second.respin == 1, "the SQLAlchemy path continues the same counter"
-
-        now = datetime.now(UTC)
-        claim = KeptAnswerClaim("alice", "h1")
-        async with main.begin() as conn:
-            await kept_answers.keep(conn, "alice", "h1", {"answer": 1}, now)
-        kept = await respins.allocate(None, stream, 0,  # type: ignore[arg-type]
-                                      claim.parameters(now))
-        assert kept.respin is None and kept.kept_answer == {"answer": 1}
-        after = await respins.allocate(None, stream, 0,  # type: ignore[arg-type]
-                                       claim.parameters(now))
-        assert after.respin == 2, "claimed once; then a respin as usual"
+        yield respins, main
     finally:
         await respins.dispose()
         await main.dispose()
 
 
-async def test_the_driver_path_claims_kept_answers_too(pg_url):
-    settings = Settings(database_url=pg_url)
-    engine = create_allocator_engine(settings)
-    assert engine is not None
-    respins = SeparateTransactionRespins(engine)
-    main = create_engine(settings)
-    try:
-        now = datetime.now(UTC)
-        async with main.begin() as conn:
-            await kept_answers.keep(conn, "bob", "h2", ["kept"], now)
-        claim = KeptAnswerClaim("bob", "h2").parameters(now)
-        kept = await respins.allocate(None, "s", 3, claim)  # type: ignore[arg-type]
-        assert kept.kept_answer == ["kept"] and respins._pool is not None
-        fresh = await respins.allocate(None, "s", 3, claim)  # type: ignore[arg-type]
-        assert fresh.respin == 3 and fresh.kept_answer is None
-    finally:
-        await respins.dispose()
-        await main.dispose()
+async def test_both_paths_share_the_counter_and_claim_kept_answers(allocator):
+    respins, main = allocator
+    stream = "pgr\x1f1.0\x1f20250101"
+    first = await respins.allocate(None, stream, 0, None)  # type: ignore[arg-type]
+    assert first.respin == 0 and respins._pool is not None, "ran on the driver"
+    await respins._pool.close()  # every later driver call fails
+    second = await respins.allocate(None, stream, 0, None)  # type: ignore[arg-type]
+    assert second.respin == 1, "the SQLAlchemy path continues the same counter"
+
+    now = datetime.now(UTC)
+    claim = KeptAnswerClaim("alice", "h1")
+    async with main.begin() as conn:
+        await kept_answers.keep(conn, "alice", "h1", {"answer": 1}, now)
+    kept = await respins.allocate(None, stream, 0,  # type: ignore[arg-type]
+                                  claim.parameters(now))
+    assert kept.respin is None and kept.kept_answer == {"answer": 1}
+    after = await respins.allocate(None, stream, 0,  # type: ignore[arg-type]
+                                   claim.parameters(now))
+    assert after.respin == 2, "claimed once; then a respin as usual"
+
+
+async def test_the_driver_path_claims_kept_answers_too(allocator):
+    respins, main = allocator
+    now = datetime.now(UTC)
+    async with main.begin() as conn:
+        await kept_answers.keep(conn, "bob", "h2", ["kept"], now)
+    claim = KeptAnswerClaim("bob", "h2").parameters(now)
+    kept = await respins.allocate(None, "s", 3, claim)  # type: ignore[arg-type]
+    assert kept.kept_answer == ["kept"] and respins._pool is not None
+    fresh = await respins.allocate(None, "s", 3, claim)  # type: ignore[arg-type]
+    assert fresh.respin == 3 and fresh.kept_answer is None

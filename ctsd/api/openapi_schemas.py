@@ -10,6 +10,10 @@ from typing import Any
 
 from productmd.common import RELEASE_TYPES as PRODUCTMD_RELEASE_TYPES
 from productmd.composeinfo import COMPOSE_TYPES as PRODUCTMD_COMPOSE_TYPES
+from productmd.composeinfo import LABEL_NAMES
+
+from ctsd.api.openapi_rules import CALENDAR_DATE, RELEASE_SHORT, RELEASE_VERSION
+from handlers.composeinfo import MAX_RESPIN
 
 JSON = dict[str, Any]
 
@@ -52,26 +56,34 @@ def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -
 # productmd validates these on import; the enums follow the installed productmd.
 COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
 RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
+# productmd's verify_label: one of its milestone names, then major.minor.
+_LABEL = rf"^({'|'.join(LABEL_NAMES)})-[0-9]+\.[0-9]+$"
 
 
 def _compose_info_schemas() -> JSON:
-    # productmd owns this format; we only describe what clients send and receive.
+    # productmd owns this format; we describe what clients send and receive, with the
+    # checks productmd and handlers/composeinfo.py make on each field.
     compose = _object({
-        "id": _string("Compose ID; recomputed by the service on import"),
-        "date": _string("YYYYMMDD", pattern=r"^\d{8}$"),
-        "respin": {"type": "integer", "minimum": 0},
+        "id": _string("Compose ID; recomputed by the service on import", minLength=1,
+                      pattern=r"[0-9]{8}"),
+        "date": _string("YYYYMMDD, a real day", pattern=CALENDAR_DATE),
+        "respin": {"type": "integer", "minimum": 0, "maximum": MAX_RESPIN - 1},
         "type": _string(enum=COMPOSE_TYPES),
-        "label": _string("e.g. Beta-1.0"),
+        "label": _string("e.g. Beta-1.0", pattern=_LABEL, nullable=True),
         "final": {"type": "boolean"},
     }, ["id", "date", "respin", "type"])
     release = _object({
-        "name": _string(), "short": _string(), "version": _string(),
+        "name": _string(minLength=1, maxLength=255),
+        "short": _string(maxLength=100, pattern=RELEASE_SHORT),
+        "version": _string(maxLength=100, pattern=RELEASE_VERSION),
         "is_layered": {"type": "boolean"},
         "type": _string(enum=RELEASE_TYPES),
         "internal": {"type": "boolean"},
     }, ["name", "short", "version", "type"])
     base_product = _object({
-        "name": _string(), "short": _string(), "version": _string(),
+        "name": _string(maxLength=255),
+        "short": _string(maxLength=100, pattern=RELEASE_SHORT),
+        "version": _string(maxLength=100, pattern=RELEASE_VERSION),
         "type": _string(enum=RELEASE_TYPES),
     }, ["name", "short", "version"], description="Only for layered releases")
     payload = _object({
@@ -80,8 +92,9 @@ def _compose_info_schemas() -> JSON:
         "base_product": ref("ComposeInfoBaseProduct"),
         "variants": {"type": "object", "additionalProperties": True},
     }, ["compose", "release"])
-    header = _object({"type": _string(example="productmd.composeinfo"),
-                      "version": _string(example="1.2")}, ["type", "version"])
+    header = _object({"type": _string(enum=["productmd.composeinfo"]),
+                      "version": _string(example="1.2", pattern=r"^[0-9]+\.[0-9]+$")},
+                     ["type", "version"])
     info = _object({"header": header, "payload": ref("ComposeInfoPayload")},
                    ["header", "payload"],
                    description="productmd's ComposeInfo serialisation")
@@ -102,20 +115,7 @@ def _compose_schemas() -> JSON:
         "compose_url": _nullable_string(),
     }, ["compose_info", "builder", "tags", "parents", "children", "respin_of", "respun_by",
         "compose_url"])
-    import_request = _object({
-        "compose_info": ref("ComposeInfo"),
-        "parent_compose_ids": _strings("Existing compose IDs"),
-        "respin_of": _string("An existing compose ID"),
-        "compose_url": _string("http(s) URL", format="uri"),
-    }, ["compose_info"])
-    change_request = _object({
-        "action": _string(enum=["tag", "untag", "set_url"]),
-        "tag": _string("Tag name, for tag and untag", minLength=1),
-        "compose_url": _string("http(s) URL, for set_url", format="uri"),
-        "user_data": _string("Recorded in the history, e.g. the ticket that asked"),
-    }, ["action"])
-    return {"Compose": compose, "ImportComposeRequest": import_request,
-            "ChangeComposeRequest": change_request}
+    return {"Compose": compose}
 
 
 def _tag_schemas() -> JSON:
@@ -126,18 +126,7 @@ def _tag_schemas() -> JSON:
         "untagger_groups": _strings("Groups"),
     }, ["id", "name", "description", "documentation", "taggers", "untaggers",
         "tagger_groups", "untagger_groups"])
-    create = _object({
-        "name": _string(minLength=1), "description": _string(minLength=1),
-        "documentation": _string(minLength=1), "user_data": _string(),
-    }, ["name", "description", "documentation"])
-    edit = _object({
-        "name": _string(), "description": _string(), "documentation": _string(),
-        "action": _string(enum=["add_tagger", "remove_tagger", "add_untagger",
-                                "remove_untagger"]),
-        "username": _string("For action"), "group": _string("For action"),
-        "user_data": _string(),
-    })
-    return {"Tag": tag, "CreateTagRequest": create, "EditTagRequest": edit}
+    return {"Tag": tag}
 
 
 def _list_schemas() -> JSON:

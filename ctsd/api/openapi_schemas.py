@@ -56,8 +56,9 @@ def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -
 # productmd validates these on import; the enums follow the installed productmd.
 COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
 RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
-# productmd's verify_label: one of its milestone names, then major.minor.
-_LABEL = rf"^({'|'.join(LABEL_NAMES)})-[0-9]+\.[0-9]+$"
+# productmd's verify_label: one of its milestone names, then major.minor. This and the
+# header version and compose id patterns are productmd's own (Python) expressions.
+_LABEL = rf"^({'|'.join(LABEL_NAMES)})-\d+\.\d+$"
 
 
 def _compose_info_schemas() -> JSON:
@@ -65,7 +66,7 @@ def _compose_info_schemas() -> JSON:
     # checks productmd and handlers/composeinfo.py make on each field.
     compose = _object({
         "id": _string("Compose ID; recomputed by the service on import", minLength=1,
-                      pattern=r"[0-9]{8}"),
+                      pattern=r"^.*\d{8}"),
         "date": _string("YYYYMMDD, a real day", pattern=CALENDAR_DATE),
         "respin": {"type": "integer", "minimum": 0, "maximum": MAX_RESPIN - 1},
         "type": _string(enum=COMPOSE_TYPES),
@@ -93,7 +94,7 @@ def _compose_info_schemas() -> JSON:
         "variants": {"type": "object", "additionalProperties": True},
     }, ["compose", "release"])
     header = _object({"type": _string(enum=["productmd.composeinfo"]),
-                      "version": _string(example="1.2", pattern=r"^[0-9]+\.[0-9]+$")},
+                      "version": _string(example="1.2", pattern=r"^\d+\.\d+$")},
                      ["type", "version"])
     info = _object({"header": header, "payload": ref("ComposeInfoPayload")},
                    ["header", "payload"],

@@ -97,6 +97,8 @@ CASES = [
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      {**_import(), "respin_of": "", "parent_compose_ids": None}, True),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     {**_import(), "parent_compose_ids": {}}, False),
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(header__version=""), False),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(payload__compose={**compose_info()["payload"]["compose"], "date": "20200230"}),

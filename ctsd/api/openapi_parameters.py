@@ -51,7 +51,8 @@ def _filters(fields: dict[str, str], *, with_suffixes: bool) -> list[JSON]:
 
 
 def _order_by(keys: list[str], default: str) -> JSON:
-    allowed = [prefix + key for key in keys for prefix in ("", "-")]
+    # An empty order_by is the default order, as in the existing CTS.
+    allowed = ["", *(prefix + key for key in keys for prefix in ("", "-"))]
     keys_schema = {"type": "array", "items": {"type": "string", "enum": allowed}}
     return query_parameter("order_by", keys_schema,
                            f"Sort keys, '-' for descending; repeatable. Default: {default}",

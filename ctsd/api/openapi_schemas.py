@@ -86,7 +86,8 @@ def _compose_info_schemas() -> JSON:
         "short": _string(maxLength=100, pattern=RELEASE_SHORT),
         "version": _string(maxLength=100, pattern=RELEASE_VERSION),
         "type": _string(enum=RELEASE_TYPES),
-    }, ["name", "short", "version"], description="Only for layered releases")
+    }, description="Only for layered releases (then name, short and version are "
+                   "required; productmd ignores it otherwise)")
     payload = _object({
         "compose": ref("ComposeInfoCompose"),
         "release": ref("ComposeInfoRelease"),

@@ -71,6 +71,8 @@ CASES = [
     ("GET", "/api/1/composes/", "/api/1/composes/", {"date": ""}, None, True),
     ("GET", "/api/1/composes/", "/api/1/composes/", {"removed": ""}, None, True),
     ("GET", "/api/1/rpms/{name}/", "/api/1/rpms/bash/", {"date": ""}, None, True),
+    ("GET", "/api/1/composes/", "/api/1/composes/", {"order_by": ""}, None, True),
+    ("GET", "/api/1/tags/", "/api/1/tags/", {"order_by": ""}, None, True),
     # A date that is not on the calendar: forbidden and refused.
     ("GET", "/api/1/composes/", "/api/1/composes/", {"date": "20260230"}, None, False),
     # A boolean has no text match.
@@ -98,6 +100,9 @@ CASES = [
      {**_import(), "respin_of": "", "parent_compose_ids": None}, True),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      {**_import(), "parent_compose_ids": {}}, False),
+    # productmd ignores a base product of a release that is not layered.
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     _import(payload__base_product={"name": "", "short": "b", "type": "ga"}), True),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(header__version=""), False),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},

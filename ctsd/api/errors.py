@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 from aiohttp import http_exceptions, web
 
+from ctsd.api.outage_log import OutageLog
 from ctsd.api.requests import client_gone
 from ctsd.api.responses import json_response
 from ctsd.api.url_text import url_problem
@@ -21,6 +22,8 @@ from ctsd.db.errors import (
 from handlers.errors import CommandError
 
 log = logging.getLogger(__name__)
+# During an outage every request answers 503: one line per window, not one each.
+_OUTAGES = OutageLog(log)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,16 +127,16 @@ def _closing(response: web.Response) -> web.Response:
 
 
 def database_error_response(exc: Exception, request: web.Request) -> web.Response | None:
-    """503 with Retry-After while the database is away, 400 for a value it refused (one
-    log line each, no traceback: neither is a bug here); None for anything else."""
+    """503 with Retry-After while the database is away, 400 for a value it refused
+    (logged without traceback: neither is a bug here; outages as one line per window,
+    ctsd.api.outage_log); None for anything else."""
     if is_data_error(exc):
         # A value validation did not foresee: still the caller's input, no SQL text.
         log.warning("database refused a value on %s %s: %s", request.method,
                     request.path, type(exc).__name__)
         return json_error(400, DATA_ERROR_MESSAGE)
     if is_outage(exc):
-        log.warning("database unavailable on %s %s: %s", request.method, request.path,
-                    type(exc).__name__)
+        _OUTAGES.record(f"{request.method} {request.path}: {type(exc).__name__}")
         response = json_error(503, UNAVAILABLE_MESSAGE)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

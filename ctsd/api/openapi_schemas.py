@@ -58,7 +58,10 @@ COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
 RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
 # productmd's verify_label: one of its milestone names, then major.minor. This and the
 # header version and compose id patterns are productmd's own (Python) expressions.
-_LABEL = rf"^({'|'.join(LABEL_NAMES)})-\d+\.\d+$"
+_LABEL = rf"^(({'|'.join(LABEL_NAMES)})-\d+\.\d+)?$"
+# productmd takes any value here as true or false (and final only with a label).
+_READ_AS_BOOLEAN: JSON = {"description": "A boolean (productmd reads any value as true "
+                                         "or false)"}
 
 
 def _compose_info_schemas() -> JSON:
@@ -71,23 +74,21 @@ def _compose_info_schemas() -> JSON:
         "respin": {"type": "integer", "minimum": 0, "maximum": MAX_RESPIN - 1},
         "type": _string(enum=COMPOSE_TYPES),
         "label": _string("e.g. Beta-1.0", pattern=_LABEL, nullable=True),
-        "final": {"type": "boolean"},
+        "final": _READ_AS_BOOLEAN,
     }, ["id", "date", "respin", "type"])
     release = _object({
-        "name": _string(minLength=1, maxLength=255),
-        "short": _string(maxLength=100, pattern=RELEASE_SHORT),
-        "version": _string(maxLength=100, pattern=RELEASE_VERSION),
-        "is_layered": {"type": "boolean"},
-        "type": _string(enum=RELEASE_TYPES),
-        "internal": {"type": "boolean"},
-    }, ["name", "short", "version", "type"])
-    base_product = _object({
         "name": _string(maxLength=255),
         "short": _string(maxLength=100, pattern=RELEASE_SHORT),
         "version": _string(maxLength=100, pattern=RELEASE_VERSION),
+        "is_layered": _READ_AS_BOOLEAN,
         "type": _string(enum=RELEASE_TYPES),
-    }, description="Only for layered releases (then name, short and version are "
-                   "required; productmd ignores it otherwise)")
+        "internal": _READ_AS_BOOLEAN,
+    }, ["name", "short", "version", "type"])
+    # Not constrained here: productmd reads it only for a layered release, and then
+    # checks it as it checks the release (a 400 naming the field).
+    base_product = {"type": "object", "description": (
+        "Only for layered releases: name, short, version and type, as for the release; "
+        "ignored otherwise")}
     payload = _object({
         "compose": ref("ComposeInfoCompose"),
         "release": ref("ComposeInfoRelease"),

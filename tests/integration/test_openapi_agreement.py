@@ -102,7 +102,10 @@ CASES = [
      {**_import(), "parent_compose_ids": {}}, False),
     # productmd ignores a base product of a release that is not layered.
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
-     _import(payload__base_product={"name": "", "short": "b", "type": "ga"}), True),
+     _import(payload__base_product={"name": "", "short": "b", "type": "AAA"}), True),
+    # ... and reads "final" only with a label, and "internal" as true or false.
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     _import(payload__compose={**compose_info()["payload"]["compose"], "final": "x"}), True),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(header__version=""), False),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},

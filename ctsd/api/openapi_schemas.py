@@ -86,7 +86,7 @@ def _compose_info_schemas() -> JSON:
     }, ["name", "short", "version", "type"])
     # Not constrained here: productmd reads it only for a layered release, and then
     # checks it as it checks the release (a 400 naming the field).
-    base_product = {"type": "object", "description": (
+    base_product = {"description": (
         "Only for layered releases: name, short, version and type, as for the release; "
         "ignored otherwise")}
     payload = _object({
@@ -94,7 +94,7 @@ def _compose_info_schemas() -> JSON:
         "release": ref("ComposeInfoRelease"),
         "base_product": ref("ComposeInfoBaseProduct"),
         "variants": {"type": "object", "additionalProperties": True},
-    }, ["compose", "release"])
+    }, ["compose", "release", "variants"])
     header = _object({"type": _string(enum=["productmd.composeinfo"]),
                       "version": _string(example="1.2", pattern=r"^\d+\.\d+$")},
                      ["type", "version"])

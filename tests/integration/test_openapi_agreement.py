@@ -103,6 +103,8 @@ CASES = [
     # productmd ignores a base product of a release that is not layered.
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(payload__base_product={"name": "", "short": "b", "type": "AAA"}), True),
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     _import(payload__base_product=[None]), True),
     # ... and reads "final" only with a label, and "internal" as true or false.
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(payload__compose={**compose_info()["payload"]["compose"], "final": "x"}), True),

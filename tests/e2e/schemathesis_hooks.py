@@ -6,9 +6,8 @@ contract (docs/api-v1.md) fixes their status at 400: a name that must already ex
 (tag, compose), a name that must not exist yet, an opaque cursor, a parameter that
 excludes another, and productmd's checks across the fields of a file it parses. This
 check is `positive_data_acceptance` minus exactly those answers, recognised by their
-messages; every other 400 to an allowed request still fails. Run it in place of the
-built-in one: `--exclude-checks positive_data_acceptance` (the command is in the
-README of this issue's closing note and in tests/e2e/test_openapi_conformance.py).
+messages; every other 400 to an allowed request still fails. It runs in place of the
+built-in one (the command is in tests/e2e/test_openapi_conformance.py).
 """
 
 from __future__ import annotations

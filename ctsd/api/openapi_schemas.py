@@ -10,9 +10,8 @@ from typing import Any
 
 from productmd.common import RELEASE_TYPES as PRODUCTMD_RELEASE_TYPES
 from productmd.composeinfo import COMPOSE_TYPES as PRODUCTMD_COMPOSE_TYPES
-from productmd.composeinfo import LABEL_NAMES
 
-from ctsd.api.openapi_rules import CALENDAR_DATE, RELEASE_SHORT, RELEASE_VERSION
+from ctsd.api.openapi_rules import CALENDAR_DATE, END, RELEASE_SHORT, RELEASE_VERSION
 from handlers.composeinfo import MAX_RESPIN
 
 JSON = dict[str, Any]
@@ -56,9 +55,11 @@ def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -
 # productmd validates these on import; the enums follow the installed productmd.
 COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
 RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
-# productmd's verify_label: one of its milestone names, then major.minor. This and the
-# header version and compose id patterns are productmd's own (Python) expressions.
-_LABEL = rf"^(({'|'.join(LABEL_NAMES)})-\d+\.\d+)?$"
+# productmd's own (Python) expressions for the header version and compose id.
+# productmd lower-cases a release type before checking it.
+_RELEASE_TYPE = "^({}){}".format("|".join(
+    "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in name)  # letters, 4, -
+    for name in RELEASE_TYPES), END)
 # productmd takes any value here as true or false (and final only with a label).
 _READ_AS_BOOLEAN: JSON = {"description": "A boolean (productmd reads any value as true "
                                          "or false)"}
@@ -73,7 +74,9 @@ def _compose_info_schemas() -> JSON:
         "date": _string("YYYYMMDD, a real day", pattern=CALENDAR_DATE),
         "respin": {"type": "integer", "minimum": 0, "maximum": MAX_RESPIN - 1},
         "type": _string(enum=COMPOSE_TYPES),
-        "label": _string("e.g. Beta-1.0", pattern=_LABEL, nullable=True),
+        # productmd reads any false value (null, "", 0) as no label, checks the rest.
+        "label": {"description": "A milestone label such as Beta-1.0 (productmd's "
+                                 "forms; any false value is no label)", "example": "RC-1.0"},
         "final": _READ_AS_BOOLEAN,
     }, ["id", "date", "respin", "type"])
     release = _object({
@@ -81,9 +84,9 @@ def _compose_info_schemas() -> JSON:
         "short": _string(maxLength=100, pattern=RELEASE_SHORT),
         "version": _string(maxLength=100, pattern=RELEASE_VERSION),
         "is_layered": _READ_AS_BOOLEAN,
-        "type": _string(enum=RELEASE_TYPES),
+        "type": _string("ga if absent; any case", pattern=_RELEASE_TYPE),
         "internal": _READ_AS_BOOLEAN,
-    }, ["name", "short", "version", "type"])
+    }, ["name", "short", "version"])
     # Not constrained here: productmd reads it only for a layered release, and then
     # checks it as it checks the release (a 400 naming the field).
     base_product = {"description": (

@@ -105,6 +105,11 @@ CASES = [
      _import(payload__base_product={"name": "", "short": "b", "type": "AAA"}), True),
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(payload__base_product=[None]), True),
+    # A release type is "ga" when absent and checked lower-cased; a label may be "".
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     _import(payload__release={**compose_info()["payload"]["release"], "type": "GA"}), True),
+    ("POST", "/api/1/composes/", "/api/1/composes/", {},
+     _import(payload__compose={**compose_info()["payload"]["compose"], "label": ""}), True),
     # ... and reads "final" only with a label, and "internal" as true or false.
     ("POST", "/api/1/composes/", "/api/1/composes/", {},
      _import(payload__compose={**compose_info()["payload"]["compose"], "final": "x"}), True),

@@ -19,7 +19,8 @@ import schemathesis
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-UNSTATABLE_REFUSALS = tuple(re.compile(pattern) for pattern in (
+# DOTALL: a name in a message may hold a newline.
+UNSTATABLE_REFUSALS = tuple(re.compile(pattern, re.DOTALL) for pattern in (
     # A reference to something that must exist, or a name that must be free.
     r'^Tag ".*" does not exist$',
     r'^"(respin_of|parent_compose_ids)": unknown compose\(s\) ',

@@ -9,6 +9,7 @@ from tests.e2e.schemathesis_hooks import explained_refusal
 
 EXPLAINED = [
     'Tag "qa" does not exist',
+    'Tag "\nC\u0019)" does not exist',  # the long run's one ST202: a newline in the name
     '"respin_of": unknown compose(s) x-1-20200101.0',
     "Tag qa already exists",
     '"requires": unknown tag(s) a, b',

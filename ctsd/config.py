@@ -59,6 +59,9 @@ class Settings:
     http_port: int = 5005
     http_workers: int = 1
     max_body_bytes: int = 1024 * 1024
+    # A JSON body not complete by then (shorter than its Content-Length, or trickled)
+    # answers 408 instead of holding the connection for as long as the client likes.
+    http_body_timeout_seconds: int = 60
     # PUT /api/1/composes/{id}/rpms|images and the automatic fetch (after gunzip).
     contents_max_bytes: int = 100 * 1024 * 1024
     per_page_default: int = 10
@@ -147,6 +150,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
         (db, "group_commit", "group_commit"),
         (http, "host", "http_host"), (http, "port", "http_port"),
         (http, "workers", "http_workers"), (http, "max_body_bytes", "max_body_bytes"),
+        (http, "body_timeout_seconds", "http_body_timeout_seconds"),
         (http, "per_page_default", "per_page_default"), (http, "per_page_max", "per_page_max"),
         (http, "idempotency_ttl_hours", "idempotency_ttl_hours"),
         (http, "tls_cert", "tls_cert"), (http, "tls_key", "tls_key"),
@@ -274,6 +278,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("[http] tls_cert and tls_key go together")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
+    body_timeout = settings.http_body_timeout_seconds
+    if isinstance(body_timeout, bool) or not isinstance(body_timeout, int) or body_timeout < 1:
+        raise ConfigError("[http] body_timeout_seconds must be a whole number, 1 or more")
     days = settings.outbox_retention_days
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise ConfigError("[messaging] outbox_retention_days must be a whole number of days, "

@@ -93,7 +93,7 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
         raise InvalidInput(f'Cannot parse "compose_info": {_describe(exc)}') from exc
     for label, value in (("release.short", info.release.short),
                          ("release.version", info.release.version)):
-        if not isinstance(value, str) or not _SAFE_NAME.match(value):
+        if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
             raise InvalidInput(
                 f'Cannot parse "compose_info": {label} {value!r} may only contain letters, '
                 "digits, '.', '_', '+' and '-'"
@@ -101,7 +101,7 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
     if info.release.is_layered:
         for label, value in (("base_product.short", info.base_product.short),
                              ("base_product.version", info.base_product.version)):
-            if not isinstance(value, str) or not _SAFE_NAME.match(value):
+            if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
                 raise InvalidInput(f'Cannot parse "compose_info": {label} {value!r} is not valid')
     respin = info.compose.respin
     if not isinstance(respin, int) or isinstance(respin, bool) or not 0 <= respin < MAX_RESPIN:

@@ -38,7 +38,7 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
         check_http_url(cmd.compose_url, "compose_url")
     parent_pks = await _existing(uow, list(cmd.parent_compose_ids), "parent_compose_ids")
     respin_of_pk = None
-    if cmd.respin_of is not None:
+    if cmd.respin_of:  # "" is "not a respin", as the existing CTS reads it
         respin_of_pk = (await _existing(uow, [cmd.respin_of], "respin_of"))[0]
 
     grant = await uow.composes.allocate_respin(parsed.stream, parsed.info.compose.respin)

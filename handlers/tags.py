@@ -27,8 +27,9 @@ def check_tag_name(value: object) -> str:
     name = check_text(value, "name", max_length=MAX_TAG_NAME)
     if name != name.strip() or any(ch.isspace() for ch in name):
         raise InvalidInput('"name" must not contain whitespace')
-    if name.startswith("-") or name.isdigit():
-        # "-x" means "not tagged x" in list filters; an all-digit name would read as an id.
+    if name.startswith("-") or (name.isascii() and name.isdigit()):
+        # "-x" means "not tagged x" in list filters; a name of ASCII digits would read as
+        # an id (handlers/identifiers.py); "²" would not, so it may be a name.
         raise InvalidInput('"name" must not start with "-" or be only digits')
     return name
 

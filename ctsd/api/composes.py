@@ -26,7 +26,9 @@ _VARIANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 async def import_compose(request: web.Request) -> web.Response:
     body = await json_object(request)
-    parents = body.get("parent_compose_ids") or []
+    # null is "no parents" (v1 scripts send it); {} or "" is a mistake, not an empty list.
+    parents = body.get("parent_compose_ids")
+    parents = [] if parents is None else parents
     if not isinstance(parents, list):
         raise InvalidInput('"parent_compose_ids" must be a list of compose ids')
     if "compose_info" not in body:

@@ -71,7 +71,7 @@ async def api_docs_page(request: web.Request) -> web.Response:
 async def openapi_spec(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     text = spec_json(settings.per_page_default, settings.per_page_max,
-                     settings.idempotency_ttl_hours)
+                     settings.idempotency_ttl_hours, settings.workflow.ladder)
     return web.Response(text=text, content_type="application/json")
 
 

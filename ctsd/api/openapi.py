@@ -21,7 +21,9 @@ from ctsd.api.openapi_parameters import (
 )
 from ctsd.api.openapi_promotions import workflow_paths, workflow_schemas
 from ctsd.api.openapi_queries import query_paths, query_schemas
+from ctsd.api.openapi_requests import request_schemas
 from ctsd.api.openapi_schemas import JSON, component_schemas, or_empty, ref
+from handlers.commands import DEFAULT_LADDER
 
 _ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
            409: "Conflict"}
@@ -210,13 +212,17 @@ def _health_paths() -> JSON:
 
 
 def build_spec(per_page_default: int = 10, per_page_max: int = 100,
-               idempotency_ttl_hours: int = 24) -> JSON:
-    """The whole document; the arguments are the configured limits it reports."""
+               idempotency_ttl_hours: int = 24,
+               ladder: tuple[str, ...] = DEFAULT_LADDER) -> JSON:
+    """The whole document; the arguments are the configured limits and promotion
+    ladder it reports."""
     return {
         "openapi": "3.0.3",
         "info": {"title": "CTS: Compose Tracking Service", "version": __version__,
                  "description": "Compose IDs, tags and locations. Errors are JSON "
-                                "{status, error, message}; timestamps are UTC with Z."},
+                                "{status, error, message}; timestamps are UTC with Z. "
+                                "No text may hold NUL (U+0000) or a lone surrogate, "
+                                "which PostgreSQL cannot store: 400."},
         "tags": [{"name": "composes"}, {"name": "tags"}, {"name": "events"},
                  {"name": "service"}, {"name": "health"}, {"name": "workflow"},
                  {"name": "contents"}],
@@ -224,7 +230,7 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                   **_compose_paths(per_page_default, per_page_max, idempotency_ttl_hours),
                   **_tag_paths(per_page_default, per_page_max),
                   **_event_paths(), **_health_paths(),
-                  **workflow_paths(per_page_default, per_page_max),
+                  **workflow_paths(per_page_default, per_page_max, ladder),
                   **query_paths(compose_filter_parameters()),
                   **contents_paths(paging_parameters(per_page_default, per_page_max),
                                    compose_filter_parameters())},
@@ -241,8 +247,8 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
                                "trusted front proxy (backend proxy, e.g. Kerberos through "
                                "mod_auth_gssapi) or with a TLS client certificate (backend "
                                "cert) no header is needed."}},
-            "schemas": {**component_schemas(), **workflow_schemas(), **query_schemas(),
-                        **contents_schemas()},
+            "schemas": {**component_schemas(), **request_schemas(ladder),
+                        **workflow_schemas(), **query_schemas(), **contents_schemas()},
             "responses": {name: _json(_ERROR_TEXT[status], ref("Error"))
                           for status, name in _ERRORS.items()},
         },
@@ -250,6 +256,8 @@ def build_spec(per_page_default: int = 10, per_page_max: int = 100,
 
 
 @lru_cache(maxsize=8)
-def spec_json(per_page_default: int, per_page_max: int, idempotency_ttl_hours: int) -> str:
+def spec_json(per_page_default: int, per_page_max: int, idempotency_ttl_hours: int,
+              ladder: tuple[str, ...]) -> str:
     # The document only depends on these settings: build and serialise it once.
-    return json.dumps(build_spec(per_page_default, per_page_max, idempotency_ttl_hours))
+    return json.dumps(build_spec(per_page_default, per_page_max, idempotency_ttl_hours,
+                                 ladder))

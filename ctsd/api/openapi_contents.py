@@ -30,16 +30,26 @@ def _op(summary: str, schema: JSON, *errors: int, **extra: object) -> JSON:
     return {"summary": summary, "tags": ["contents"], "responses": responses, **extra}
 
 
+# What ctsd/db/contents_filters.py can split (empty: no filter). N-V-R: the last two
+# "-" end the name and the version. N-E:V-R.A: the last "." starts the arch, then as
+# N-V-R with a 1-9 digit epoch; without the epoch nothing may hold a ":" (lengths of
+# handlers/contents_parse.parse_nevra).
+_NVR = {"type": "string", "pattern": r"^([\s\S]+-[^-]+-[^-]+)?$"}
+_NEVRA = {"type": "string", "pattern": (
+    r"^([\s\S]{1,255}-[0-9]{1,9}:[^-:]{1,255}-[^-]{1,255}\.[^.]{1,20}"
+    r"|[^:]{1,255}-[^-:]{1,255}-[^-:]{1,255}\.[^-.:]{1,20})?$")}
+
+
 def contents_filter_parameters() -> list[JSON]:
     """Extension filters of the compose list (and latest/neighbours)."""
     return [
         _query("rpm_nvr", "Extension: composes containing an RPM of this N-V-R "
-                          "(e.g. glibc-2.40-7.fc42); repeatable, ANDed"),
+                          "(e.g. glibc-2.40-7.fc42); repeatable, ANDed", _NVR),
         _query("rpm_nevra", "Extension: composes containing this RPM, N-E:V-R.A or N-V-R.A "
-                            "(any epoch)"),
+                            "(any epoch)", _NEVRA),
         _query("rpm_name", "Extension: composes containing any RPM of this name"),
         _query("srpm_nvr", "Extension: composes containing an RPM built from this source "
-                           "N-V-R"),
+                           "N-V-R", _NVR),
         _query("variant", "Extension: composes with this variant (with arch: this variant "
                           "has that arch)"),
         _query("arch", "Extension: composes with this architecture in some variant"),
@@ -53,8 +63,14 @@ def _upload(kind: str, productmd_class: str) -> JSON:
               "(changed: false). Allowed builders and admins. 413 past [http] "
               "contents_max_bytes (after decompression)", ref("ContentsImport"),
               400, 401, 403, 404, operationId=f"import{kind.title()}"),
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"type": "object", "description": f"A {productmd_class} file"}}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["header", "payload"],
+            "properties": {"header": {"type": "object", "required": ["type", "version"],
+                                      "properties": {"type": {"enum": [f"productmd.{kind}"]},
+                                                     "version": {"type": "string"}}},
+                           "payload": {"type": "object"}},
+            "description": f"A {productmd_class} file; productmd checks its payload (400 "
+                           "naming what it refuses)"}}}},
     }}
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctsd.api.openapi_schemas import JSON, or_empty, ref
+from ctsd.api.openapi_parameters import paging_parameters
+from ctsd.api.openapi_schemas import JSON, ref
 
 _ERROR_REFS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                409: "Conflict"}
@@ -47,15 +48,11 @@ def _decision(verb: str, body: str, summary: str) -> JSON:
     }
 
 
-def workflow_paths(per_page_default: int, per_page_max: int) -> JSON:
+def workflow_paths(per_page_default: int, per_page_max: int, ladder: tuple[str, ...]) -> JSON:
     compose_id = _path("compose_id", "Compose ID")
     tag = _path("tag", "Tag id or name")
     gates = ref("TagGates")
-    paging = [_query("page", or_empty({"type": "integer", "minimum": 1, "default": 1}),
-                     "Page number"),
-              _query("per_page", or_empty({"type": "integer", "minimum": 1,
-                                           "maximum": per_page_max,
-                                           "default": per_page_default}), "Items per page")]
+    paging = paging_parameters(per_page_default, per_page_max)
     return {
         "/api/1/composes/{compose_id}/promotions/": {
             "parameters": compose_id,
@@ -75,7 +72,7 @@ def workflow_paths(per_page_default: int, per_page_max: int) -> JSON:
                 _query("state", {"type": "string", "enum": ["requested", "performed",
                                                             "rejected", "withdrawn"]},
                        "Only requests in this state"),
-                _query("to", {"type": "string", "minLength": 1},
+                _query("to", {"type": "string", "enum": list(ladder)},
                        "Only requests to this ladder state ([workflow] ladder)"), *paging])},
         "/api/1/promotions/{request_id}/perform": _decision(
             "perform", "DecisionBody", "Perform a pending promotion (taggers of <to>)"),
@@ -106,7 +103,7 @@ def workflow_paths(per_page_default: int, per_page_max: int) -> JSON:
                        "The gates", gates, 404, tags=["workflow"], operationId="getTagGates"),
             "put": _op("Replace the gates of a tag (admins)", 200, "The gates", gates,
                        400, 401, 403, 404, tags=["workflow"], operationId="putTagGates",
-                       requestBody=_body("TagGates"))},
+                       requestBody=_body("TagGatesRequest"))},
     }
 
 
@@ -137,12 +134,6 @@ def workflow_schemas() -> JSON:
         "PromotionRequestPage": _object({"items": {"type": "array",
                                                    "items": ref("PromotionRequest")},
                                          "meta": {"type": "object"}}, ["items", "meta"]),
-        "PromotionRequestBody": _object({"to": {"type": "string", "minLength": 1},
-                                         "reason": {"type": "string"},
-                                         "user_data": {"type": "string"}}, ["to"]),
-        "DecisionBody": _object({"reason": {"type": "string"}}),
-        "RejectBody": _object({"reason": {"type": "string", "minLength": 1}}, ["reason"]),
-        "RemovalBody": _object({"reason": {"type": "string", "minLength": 1}}, ["reason"]),
         "ComposeStatus": _object({
             "compose_id": {"type": "string"}, "build_status": _NULLABLE,
             "removed": {"type": "boolean"}, "removed_at": {**_TIME, "nullable": True},

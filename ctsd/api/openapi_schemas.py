@@ -11,6 +11,9 @@ from typing import Any
 from productmd.common import RELEASE_TYPES as PRODUCTMD_RELEASE_TYPES
 from productmd.composeinfo import COMPOSE_TYPES as PRODUCTMD_COMPOSE_TYPES
 
+from ctsd.api.openapi_rules import CALENDAR_DATE, END, RELEASE_SHORT, RELEASE_VERSION
+from handlers.composeinfo import MAX_RESPIN
+
 JSON = dict[str, Any]
 
 
@@ -52,36 +55,52 @@ def _object(properties: JSON, required: list[str] | None = None, **extra: Any) -
 # productmd validates these on import; the enums follow the installed productmd.
 COMPOSE_TYPES = list(PRODUCTMD_COMPOSE_TYPES)
 RELEASE_TYPES = list(PRODUCTMD_RELEASE_TYPES)
+# productmd's own (Python) expressions for the header version and compose id.
+# productmd lower-cases a release type before checking it.
+_RELEASE_TYPE = "^({}){}".format("|".join(
+    "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in name)  # letters, 4, -
+    for name in RELEASE_TYPES), END)
+# productmd takes any value here as true or false (and final only with a label).
+_READ_AS_BOOLEAN: JSON = {"description": "A boolean (productmd reads any value as true "
+                                         "or false)"}
 
 
 def _compose_info_schemas() -> JSON:
-    # productmd owns this format; we only describe what clients send and receive.
+    # productmd owns this format; we describe what clients send and receive, with the
+    # checks productmd and handlers/composeinfo.py make on each field.
     compose = _object({
-        "id": _string("Compose ID; recomputed by the service on import"),
-        "date": _string("YYYYMMDD", pattern=r"^\d{8}$"),
-        "respin": {"type": "integer", "minimum": 0},
+        "id": _string("Compose ID; recomputed by the service on import", minLength=1,
+                      pattern=r"^.*\d{8}"),
+        "date": _string("YYYYMMDD, a real day", pattern=CALENDAR_DATE),
+        "respin": {"type": "integer", "minimum": 0, "maximum": MAX_RESPIN - 1},
         "type": _string(enum=COMPOSE_TYPES),
-        "label": _string("e.g. Beta-1.0"),
-        "final": {"type": "boolean"},
+        # productmd reads any false value (null, "", 0) as no label, checks the rest.
+        "label": {"description": "A milestone label such as Beta-1.0 (productmd's "
+                                 "forms; any false value is no label)", "example": "RC-1.0"},
+        "final": _READ_AS_BOOLEAN,
     }, ["id", "date", "respin", "type"])
     release = _object({
-        "name": _string(), "short": _string(), "version": _string(),
-        "is_layered": {"type": "boolean"},
-        "type": _string(enum=RELEASE_TYPES),
-        "internal": {"type": "boolean"},
-    }, ["name", "short", "version", "type"])
-    base_product = _object({
-        "name": _string(), "short": _string(), "version": _string(),
-        "type": _string(enum=RELEASE_TYPES),
-    }, ["name", "short", "version"], description="Only for layered releases")
+        "name": _string(maxLength=255),
+        "short": _string(maxLength=100, pattern=RELEASE_SHORT),
+        "version": _string(maxLength=100, pattern=RELEASE_VERSION),
+        "is_layered": _READ_AS_BOOLEAN,
+        "type": _string("ga if absent; any case", pattern=_RELEASE_TYPE),
+        "internal": _READ_AS_BOOLEAN,
+    }, ["name", "short", "version"])
+    # Not constrained here: productmd reads it only for a layered release, and then
+    # checks it as it checks the release (a 400 naming the field).
+    base_product = {"description": (
+        "Only for layered releases: name, short, version and type, as for the release; "
+        "ignored otherwise")}
     payload = _object({
         "compose": ref("ComposeInfoCompose"),
         "release": ref("ComposeInfoRelease"),
         "base_product": ref("ComposeInfoBaseProduct"),
         "variants": {"type": "object", "additionalProperties": True},
-    }, ["compose", "release"])
-    header = _object({"type": _string(example="productmd.composeinfo"),
-                      "version": _string(example="1.2")}, ["type", "version"])
+    }, ["compose", "release", "variants"])
+    header = _object({"type": _string(enum=["productmd.composeinfo"]),
+                      "version": _string(example="1.2", pattern=r"^\d+\.\d+$")},
+                     ["type", "version"])
     info = _object({"header": header, "payload": ref("ComposeInfoPayload")},
                    ["header", "payload"],
                    description="productmd's ComposeInfo serialisation")
@@ -102,20 +121,7 @@ def _compose_schemas() -> JSON:
         "compose_url": _nullable_string(),
     }, ["compose_info", "builder", "tags", "parents", "children", "respin_of", "respun_by",
         "compose_url"])
-    import_request = _object({
-        "compose_info": ref("ComposeInfo"),
-        "parent_compose_ids": _strings("Existing compose IDs"),
-        "respin_of": _string("An existing compose ID"),
-        "compose_url": _string("http(s) URL", format="uri"),
-    }, ["compose_info"])
-    change_request = _object({
-        "action": _string(enum=["tag", "untag", "set_url"]),
-        "tag": _string("Tag name, for tag and untag", minLength=1),
-        "compose_url": _string("http(s) URL, for set_url", format="uri"),
-        "user_data": _string("Recorded in the history, e.g. the ticket that asked"),
-    }, ["action"])
-    return {"Compose": compose, "ImportComposeRequest": import_request,
-            "ChangeComposeRequest": change_request}
+    return {"Compose": compose}
 
 
 def _tag_schemas() -> JSON:
@@ -126,18 +132,7 @@ def _tag_schemas() -> JSON:
         "untagger_groups": _strings("Groups"),
     }, ["id", "name", "description", "documentation", "taggers", "untaggers",
         "tagger_groups", "untagger_groups"])
-    create = _object({
-        "name": _string(minLength=1), "description": _string(minLength=1),
-        "documentation": _string(minLength=1), "user_data": _string(),
-    }, ["name", "description", "documentation"])
-    edit = _object({
-        "name": _string(), "description": _string(), "documentation": _string(),
-        "action": _string(enum=["add_tagger", "remove_tagger", "add_untagger",
-                                "remove_untagger"]),
-        "username": _string("For action"), "group": _string("For action"),
-        "user_data": _string(),
-    })
-    return {"Tag": tag, "CreateTagRequest": create, "EditTagRequest": edit}
+    return {"Tag": tag}
 
 
 def _list_schemas() -> JSON:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
-from ctsd.api.keys import ACTOR, BUS
+from ctsd.api.keys import ACTOR, BUS, SETTINGS
 from ctsd.service import CommandBus
 from handlers import v1_texts
 from handlers.errors import InvalidInput, NotAuthenticated
@@ -21,7 +22,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     # (curl -d sends form encoding); only multipart bodies are refused outright.
     if request.content_type.startswith("multipart/"):
         raise web.HTTPUnsupportedMediaType(text="Request body must be application/json")
-    raw = await request.read()
+    raw = await _read_body(request)
     try:
         body = json.loads(raw) if raw else None
     except (UnicodeDecodeError, ValueError) as exc:
@@ -35,6 +36,27 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         # PostgreSQL cannot store NUL or a lone surrogate; refuse before any handler runs.
         raise InvalidInput(f"Request body {problem}")
     return body
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """The whole body, or 408 when it is not complete in [http] body_timeout_seconds: a
+    body shorter than its Content-Length would otherwise hold the connection forever."""
+    seconds = request.app[SETTINGS].http_body_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"The request body did not arrive within {seconds} s (is it shorter "
+                 "than its Content-Length?)") from None
+    # The client ended its side early (ctsd.api.server). A compressed body's length is
+    # not comparable: its JSON is then what fails to parse.
+    declared = request.content_length
+    if declared is not None and len(raw) < declared and not request.headers.get(
+            "Content-Encoding"):
+        raise InvalidInput(f"The body ended after {len(raw)} of the {declared} bytes its "
+                           "Content-Length announced")
+    return raw
 
 
 def optional_str(body: dict[str, Any], key: str) -> str | None:

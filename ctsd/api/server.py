@@ -11,44 +11,19 @@ import logging
 import ssl
 from typing import Any
 
-from aiohttp import http_exceptions, web
+from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from ctsd.api.errors import json_error
+from ctsd.api.errors import json_error, parser_error_message
 
 log = logging.getLogger(__name__)
-
-# Fixed texts: the parser's messages quote the request, so none of it is echoed back.
-_PARSER_MESSAGES: tuple[tuple[type[Exception], str], ...] = (
-    (http_exceptions.LineTooLong,
-     "A request line or header is too long (the limit is 8190 bytes)"),
-    (http_exceptions.InvalidHeader, "A request header is malformed"),
-    (http_exceptions.BadHttpMethod, "The request method is malformed"),
-    (http_exceptions.InvalidURLError, "The request URL is malformed"),
-    (http_exceptions.BadStatusLine, "The request line is malformed"),
-    (http_exceptions.ContentLengthError, "The body does not match its Content-Length"),
-    (http_exceptions.TransferEncodingError, "The body's transfer encoding is malformed"),
-    (http_exceptions.ContentEncodingError, "The body's content encoding is malformed"),
-    (http_exceptions.BadHttpMessage, "The request is not valid HTTP"),
-)
-
-
-def parser_error_message(status: int, exc: BaseException | None) -> str:
-    """What to tell the client about an error aiohttp raised itself."""
-    if status >= 500:
-        return "Internal server error; the incident has been logged"
-    for kind, message in _PARSER_MESSAGES:
-        if isinstance(exc, kind):
-            return message
-    return "The request is not valid HTTP"
-
 
 class JsonErrorRequestHandler(RequestHandler):
     """aiohttp's connection handler, answering its own errors in the v1 JSON shape."""
 
-    __slots__ = ()
+    __slots__ = ("_latest_body",)
 
     def handle_error(self, request: BaseRequest, status: int = 500,
                      exc: BaseException | None = None,
@@ -64,6 +39,32 @@ class JsonErrorRequestHandler(RequestHandler):
         response = json_error(status, parser_error_message(status, exc))
         response.force_close()
         return response
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The body of the last request parsed: the only one the parser can still be
+        # filling. aiohttp hands a request to its view a loop turn or more later, so
+        # "the current request" may not be set yet when the client's EOF arrives.
+        self._latest_body: StreamReader | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._messages:
+            self._latest_body = self._messages[-1][1]
+
+    # asyncio's protocol contract is `bool | None` (True keeps the transport open for
+    # writing); aiohttp's stub narrows it to None.
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """The client half-closed its side. A body still short of its Content-Length can
+        never be completed now: end it there, so that the view sees it short and
+        answers 400 JSON (ctsd.api.requests), and keep the connection open to send that
+        answer (True), closing it after. Otherwise close at once, as aiohttp does."""
+        body = self._latest_body
+        if body is None or body.is_eof():
+            return False
+        body.feed_eof()
+        self.close()
+        return True
 
 
 class JsonErrorServer(Server):

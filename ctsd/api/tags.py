@@ -35,7 +35,9 @@ async def edit_tag(request: web.Request) -> web.Response:
             tag, str(body["action"]), optional_str(body, "username"),
             optional_str(body, "group"), user_data,
         )
-    edits = {key: optional_str(body, key) for key in ("name", "description", "documentation")}
+    # The existing CTS changes only what is given non-empty; "" leaves the value as is.
+    edits = {key: optional_str(body, key) or None
+             for key in ("name", "description", "documentation")}
     command = EditTag(tag, **edits, user_data=user_data, permission=permission)
     outcome = await bus_of(request).execute(command, actor_of(request))
     return json_response(outcome.body)

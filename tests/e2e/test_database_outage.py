@@ -102,5 +102,9 @@ async def test_database_stop_under_load_gives_only_503_and_loses_nothing(
     lost = [cid for cid in load.acknowledged if cid not in stored]
     assert lost == [], lost
     assert "Traceback" not in server.stderr()
+    # One line per 10 s window and one count, not one line per 503 (~800 before).
+    outage_lines = [line for line in server.stderr().splitlines()
+                    if "database unavailable" in line]
+    assert 1 <= len(outage_lines) <= 6 < load.statuses[503], outage_lines
     print(f"statuses {dict(load.statuses)}; outage {back_at - down_at:.1f} s; "
           f"{len(load.acknowledged)} imports acknowledged, all stored")

@@ -5,7 +5,17 @@ Every operation of the document is driven with generated requests (examples, the
 random data) and each answer must be: no 5xx, a documented status code, the
 documented content type, and a body matching the documented schema. Fixed seed
 (derandomize) and a bounded number of examples keep it reproducible and within a few
-minutes; the long run the issue asks for uses the same checks from the command line.
+minutes. The long run uses every check from the command line, against `ctsd serve` on
+a database of its own (no NUL in generated text: the document says it is refused):
+
+    SCHEMATHESIS_HOOKS=tests/e2e/schemathesis_hooks.py st run \
+      http://127.0.0.1:PORT/static/openapispec.json -c all \
+      --exclude-checks positive_data_acceptance --generation-allow-x00 false \
+      --seed 15 -n 600 -w 2 --phases examples,coverage,fuzzing --continue-on-failure \
+      --exclude-path /api/1/events/stream --request-timeout 10
+
+(the hooks replace positive_data_acceptance with the same check minus the v1 400s no
+schema can state, listed there; the endless event stream is left out as below).
 """
 
 from __future__ import annotations

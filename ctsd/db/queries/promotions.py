@@ -37,6 +37,9 @@ async def promotion_page(conn: AsyncConnection, state: str | None, to_state: str
         conditions.append(_P.to_state == to_state)
     total = (await conn.execute(select(func.count()).select_from(promotion_requests)
                                 .where(*conditions))).scalar_one()
+    # Past the end: empty, without handing the database an OFFSET that may overflow.
+    if offset >= total:
+        return int(total), []
     rows = await conn.execute(PROMOTION_ROWS.where(*conditions).order_by(_P.id)
                               .limit(per_page).offset(offset))
     return int(total), [promotion_record(row) for row in rows]

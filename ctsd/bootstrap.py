@@ -80,7 +80,8 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
     try:
         bus = CommandBus(engine, roles_from(settings), settings.topic_prefix,
                          timedelta(hours=settings.idempotency_ttl_hours),
-                         respins, group_commit=group_commit)
+                         respins, group_commit=group_commit,
+                         group_transactions=settings.group_commit_transactions)
         async with AsyncExitStack() as beside:
             if settings.is_sqlite:
                 # The write engine's connection leaves checkpoints to this task.

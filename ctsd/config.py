@@ -55,6 +55,9 @@ class Settings:
     # Concurrent HTTP imports and tag changes of one process share transactions
     # (ctsd.group_commit).
     group_commit: bool = True
+    # How many group transactions one process runs at once: more hides round trips
+    # when the machine has CPU to spare, fewer makes bigger groups when it has not.
+    group_commit_transactions: int = 2
     http_host: str = "127.0.0.1"
     http_port: int = 5005
     http_workers: int = 1
@@ -148,6 +151,7 @@ def settings_from_toml(raw: dict[str, Any]) -> dict[str, Any]:
     mapping = [
         (db, "url", "database_url"), (db, "pool_size", "database_pool_size"),
         (db, "group_commit", "group_commit"),
+        (db, "group_commit_transactions", "group_commit_transactions"),
         (http, "host", "http_host"), (http, "port", "http_port"),
         (http, "workers", "http_workers"), (http, "max_body_bytes", "max_body_bytes"),
         (http, "body_timeout_seconds", "http_body_timeout_seconds"),
@@ -278,6 +282,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("[http] tls_cert and tls_key go together")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
+    groups = settings.group_commit_transactions
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError("[database] group_commit_transactions must be a whole number, "
+                          "1 or more")
     body_timeout = settings.http_body_timeout_seconds
     if isinstance(body_timeout, bool) or not isinstance(body_timeout, int) or body_timeout < 1:
         raise ConfigError("[http] body_timeout_seconds must be a whole number, 1 or more")

@@ -91,11 +91,14 @@ class CommandBus:
     idempotency_ttl: timedelta = timedelta(hours=24)
     # The dialect's respin strategy (ctsd.bootstrap picks it).
     respins: RespinAllocator = field(default_factory=InTransactionRespins)
-    # Run concurrent GROUPED_COMMANDS of this process in shared transactions.
+    # Run concurrent GROUPED_COMMANDS of this process in shared transactions, at most
+    # `group_transactions` of them at a time.
     group_commit: bool = False
+    group_transactions: int = 1
 
     def __post_init__(self) -> None:
-        self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone)
+        self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone,
+                                       max_transactions=self.group_transactions)
                         if self.group_commit else None)
 
     async def execute(self, command: Any, actor: Actor, *,

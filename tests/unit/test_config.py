@@ -43,6 +43,7 @@ def test_environment_overrides_the_file(tmp_path):
     ("[auth]\nadmins = ['alice']\n", "[auth.admins]"),
     ("[database]\nurl = 'mysql://x/y'\n", "postgresql and sqlite"),
     ("not toml at all = = =", "ctsd.toml"),
+    ("[database]\ngroup_commit_transactions = 0\n", "group_commit_transactions"),
 ])
 def test_bad_configuration_is_refused_with_the_key_named(tmp_path, content, named):
     path = tmp_path / "ctsd.toml"

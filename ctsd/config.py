@@ -23,6 +23,7 @@ from ctsd.broker import settings as broker_config
 from ctsd.config_values import (
     ConfigError,
     principals_from_toml,
+    require_whole_number,
     to_driver_url,
     translate_paths,
 )
@@ -282,17 +283,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("[http] tls_cert and tls_key go together")
     if not 1 <= settings.per_page_default <= settings.per_page_max:
         raise ConfigError("per_page_default must be between 1 and per_page_max")
-    groups = settings.group_commit_transactions
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ConfigError("[database] group_commit_transactions must be a whole number, "
-                          "1 or more")
-    body_timeout = settings.http_body_timeout_seconds
-    if isinstance(body_timeout, bool) or not isinstance(body_timeout, int) or body_timeout < 1:
-        raise ConfigError("[http] body_timeout_seconds must be a whole number, 1 or more")
-    days = settings.outbox_retention_days
-    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-        raise ConfigError("[messaging] outbox_retention_days must be a whole number of days, "
-                          "0 or more (0 keeps published events forever)")
+    require_whole_number(settings.group_commit_transactions, 1,
+                         "[database] group_commit_transactions")
+    require_whole_number(settings.http_body_timeout_seconds, 1, "[http] body_timeout_seconds")
+    require_whole_number(settings.outbox_retention_days, 0,
+                         "[messaging] outbox_retention_days",
+                         " (days; 0 keeps published events forever)")
     if not settings.consumer_queue or settings.consumer_prefetch < 1:
         raise ConfigError("[consumer] queue must be non-empty and prefetch_count at least 1")
     if settings.consumer_batch_size < 1:

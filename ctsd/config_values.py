@@ -50,3 +50,9 @@ def translate_paths(raw: Any) -> tuple[tuple[str, str], ...]:
         raise ConfigError("[consumer] translate_paths must be a list of "
                           "[path_prefix, url_prefix] pairs")
     return tuple((prefix, url) for prefix, url in raw)
+
+
+def require_whole_number(value: Any, minimum: int, name: str, hint: str = "") -> None:
+    """ConfigError unless `value` is an int (not a bool) of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be a whole number, {minimum} or more{hint}")

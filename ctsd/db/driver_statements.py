@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import URL, Dialect
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,10 @@ async def _keep_session(_connection: Any) -> None:
     time); statements run here change none."""
 
 
-async def driver_pool(engine: AsyncEngine, max_size: int,
+async def driver_pool(url: URL, max_size: int,
                       server_settings: dict[str, str] | None = None) -> asyncpg.Pool:
-    """An asyncpg pool to the database of a PostgreSQL `engine`; it connects on first
-    use, so a database away at start-up costs nothing here."""
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """An asyncpg pool to the PostgreSQL database `url` names (any driver in it); it
+    connects on first use, so a database away at start-up costs nothing here."""
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     return await asyncpg.create_pool(dsn, min_size=0, max_size=max_size,
                                      reset=_keep_session, server_settings=server_settings)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert
 
-from ctsd.db.tables import compose_changes, composes, outbox
+from ctsd.db.rendering import STORE_ANSWER
+from ctsd.db.tables import compose_changes, outbox
 
 CHANGE_COLUMNS = ("compose_pk", "time", "action", "user", "message", "user_data",
                   "auth_backend")
@@ -39,9 +40,7 @@ def _single_flush_statement(*, with_answer: bool) -> Any:
          for column in EVENT_COLUMNS}).add_cte(change)
     if not with_answer:
         return statement
-    answer = (update(composes).where(composes.c.pk == bindparam("answer_pk"))
-              .values(rendered=bindparam("answer_text")))
-    return statement.add_cte(answer.cte("stored_answer"))
+    return statement.add_cte(STORE_ANSWER.cte("stored_answer"))
 
 
 SINGLE_FLUSH = _single_flush_statement(with_answer=False)

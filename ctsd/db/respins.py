@@ -102,7 +102,7 @@ class SeparateTransactionRespins:
         """The allocation on asyncpg's pool (ctsd.db.driver_statements): a third of an
         import's CPU went to SQLAlchemy's pool and execution layer around it."""
         if self._pool is None:
-            self._pool = await driver_pool(self.engine, 4, {"synchronous_commit": "off"})
+            self._pool = await driver_pool(self.engine.url, 4, {"synchronous_commit": "off"})
         statement = self._claim_then_bump if claim else self._bump
         return await self._pool.fetchrow(statement.sql, *statement.arguments(params))
 

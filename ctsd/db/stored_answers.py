@@ -16,11 +16,12 @@ traced request should show its query.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from ctsd.config import Settings
+from ctsd.db.driver_statements import driver_pool
 from ctsd.observability import tracing
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,6 @@ log = logging.getLogger(__name__)
 _LOOKUP = "SELECT rendered FROM composes WHERE compose_id = $1"
 # Never more connections than the main pool: these only add to it.
 _MAX_CONNECTIONS = 4
-
-
-async def _keep_session(_connection: Any) -> None:
-    """asyncpg resets a connection's session state when it goes back to the pool (a
-    round trip each time); the one query run here changes none."""
 
 
 class StoredAnswerLookup:
@@ -57,11 +53,9 @@ async def open_stored_answer_lookup(settings: Settings) -> StoredAnswerLookup | 
     away at start-up costs nothing here."""
     if settings.is_sqlite or tracing.enabled():
         return None
-    dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     try:
-        pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=min(_MAX_CONNECTIONS, settings.database_pool_size),
-            reset=_keep_session)
+        pool = await driver_pool(make_url(settings.async_database_url),
+                                 min(_MAX_CONNECTIONS, settings.database_pool_size))
     except Exception as exc:
         log.warning("GET /api/1/composes/{id} takes the SQLAlchemy path only: %r", exc)
         return None

@@ -10,7 +10,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import any_, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import BindParameter
 
@@ -26,7 +26,11 @@ def statements(dialect: str) -> SimpleNamespace:
     insert = insert_for(dialect)
     counter = respin_counters.c.last_respin
     requested: BindParameter[Any] = bindparam("requested")
+    postgres = dialect == "postgresql"
     return SimpleNamespace(
+        lock_all=LOCK_COMPOSES_ARRAY if postgres else LOCK_COMPOSES,
+        lock_all_skip_locked=(LOCK_COMPOSES_ARRAY_SKIP_LOCKED if postgres
+                              else LOCK_COMPOSES_SKIP_LOCKED),
         # The requested respin if above the last one handed out, else last+1.
         bump_counter=insert(respin_counters)
         .values(stream=bindparam("stream"), last_respin=requested)
@@ -96,7 +100,14 @@ def _tag_change_with_relations(change: Any) -> Any:
     return select(name, *current_relations(bindparam("compose_pk")))
 
 
-INSERT_COMPOSE = composes.insert().returning(composes.c.pk)
+# What an import writes: every column but those later changes set. Named parameters
+# (prefixed: SQLAlchemy reserves column names in VALUES), since a statement sent on the
+# driver (ctsd.db.driver_rows) must name its own: an INSERT without values names all.
+IMPORTED_COLUMNS = tuple(column.name for column in composes.c if column.name not in {
+    "pk", "build_status", "removed_at", "removed_reason"})
+INSERT_COMPOSE = composes.insert().values({
+    name: bindparam(f"new_{name}", type_=composes.c[name].type)
+    for name in IMPORTED_COLUMNS}).returning(composes.c.pk)
 # Locks the compose row and reads what its representation needs in the same trip, so
 # the message about the change only has to ask for tags and lineage afterwards.
 # Not the tags themselves: a statement that waited for the lock still sees the data as
@@ -107,15 +118,24 @@ LOCK_COMPOSE = (
     .where(composes.c.compose_id == bindparam("compose_id"))
     .with_for_update(of=composes)
 )
-# The same for every compose a batch of bus messages names, in pk order: one trip for the
-# batch, and two batches locking overlapping composes take them in the same order.
-LOCK_COMPOSES = (
-    REPRESENTATION_ROWS.add_columns(composes.c.compose_id)
-    .where(composes.c.compose_id.in_(bindparam("compose_ids", expanding=True)))
-    .order_by(composes.c.pk)
-    .with_for_update(of=composes)
-)
+
+
+def _lock_in_pk_order(ids: Any) -> Any:
+    """Every compose a group or a batch names, in pk order: one trip for all, and two
+    transactions locking overlapping composes take them in the same order."""
+    return (REPRESENTATION_ROWS.add_columns(composes.c.compose_id)
+            .where(ids).order_by(composes.c.pk).with_for_update(of=composes))
+
+
+LOCK_COMPOSES = _lock_in_pk_order(
+    composes.c.compose_id.in_(bindparam("compose_ids", expanding=True)))
+# PostgreSQL: the ids as one array parameter. An expanding IN list is rendered again for
+# every execution, and cannot be sent on the driver (ctsd.db.driver_rows).
+LOCK_COMPOSES_ARRAY = _lock_in_pk_order(composes.c.compose_id == any_(
+    bindparam("compose_ids", type_=postgresql.ARRAY(composes.c.compose_id.type))))
 # For a group of HTTP commands (ctsd.group_commit): composes another transaction holds
 # are skipped, and their commands run alone, so that one long transaction elsewhere
 # (a contents import, say) holds up only the commands on its own compose.
 LOCK_COMPOSES_SKIP_LOCKED = LOCK_COMPOSES.with_for_update(of=composes, skip_locked=True)
+LOCK_COMPOSES_ARRAY_SKIP_LOCKED = LOCK_COMPOSES_ARRAY.with_for_update(of=composes,
+                                                                      skip_locked=True)

@@ -10,7 +10,8 @@ errors callers map (503 for an outage, retries for conflicts) are SQLAlchemy's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -25,16 +26,29 @@ class DriverStatement:
     names: tuple[str, ...]
     # Values SQLAlchemy bound itself (literals in the statement, such as `+ 1`).
     defaults: dict[str, Any]
+    # What the parameter's type does to a value before the driver sees it, where it
+    # does anything (a JSON column's value is serialized with the engine's serializer).
+    processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> DriverStatement:
         compiled = statement.compile(dialect=dialect)
-        return cls(compiled.string, tuple(compiled.positiontup or ()),
-                   dict(compiled.params))
+        names = tuple(compiled.positiontup or ())
+        processors = {name: processor for name in names
+                      if (processor := compiled.binds[name].type.bind_processor(dialect))}
+        # A parameter the caller must give has no default: leaving it out is a KeyError,
+        # not a NULL.
+        defaults = {name: value for name, value in compiled.params.items()
+                    if not compiled.binds[name].required}
+        return cls(compiled.string, names, defaults, processors)
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
-        return [params[name] if name in params else self.defaults[name]
-                for name in self.names]
+        values = [params[name] if name in params else self.defaults[name]
+                  for name in self.names]
+        if self.processors:
+            values = [self.processors[name](value) if name in self.processors else value
+                      for name, value in zip(self.names, values, strict=True)]
+        return values
 
 
 async def _keep_session(_connection: Any) -> None:

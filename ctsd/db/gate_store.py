@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd.db.driver_rows import rows_of
 from ctsd.db.tables import tag_gates, tags
 
 __all__ = ["GATE_KINDS", "SqlGateStore", "gates_of"]
@@ -20,7 +21,7 @@ _GATES_OF = (select(tag_gates.c.kind, tags.c.name)
 
 async def gates_of(conn: AsyncConnection, tag_id: int) -> dict[str, list[str]]:
     """{"requires": [names], "excludes": [names]}, names sorted."""
-    rows = await conn.execute(_GATES_OF, {"tag_id": tag_id})
+    rows = await rows_of(conn, _GATES_OF, {"tag_id": tag_id})
     found: dict[str, list[str]] = {kind: [] for kind in GATE_KINDS}
     for row in rows:
         found[row.kind].append(row.name)

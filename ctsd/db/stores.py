@@ -11,13 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd import jsonio
-from ctsd.db.compose_statements import (
-    INSERT_COMPOSE,
-    LOCK_COMPOSE,
-    LOCK_COMPOSES,
-    LOCK_COMPOSES_SKIP_LOCKED,
-    statements,
-)
+from ctsd.db.compose_statements import INSERT_COMPOSE, LOCK_COMPOSE, statements
+from ctsd.db.driver_rows import rows_of
 from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
 from ctsd.db.representation import (
     compose_representations,
@@ -123,14 +118,16 @@ class SqlComposeStore:
         # Without respin_of, its answer is known before the row is: stored by the INSERT.
         known = (new_compose_representation(compose_info, builder, compose_url)
                  if respin_of_pk is None else None)
-        result = await self._conn.execute(INSERT_COMPOSE, {
+        values = {
             **columns, "builder": builder, "compose_url": compose_url,
             "respin_of_pk": respin_of_pk,
             "compose_info": jsonio.dumps(compose_info).decode(),
             "created_at": self._now(),
             "rendered": None if known is None else jsonio.dumps(known).decode(),
-        })
-        pk: int = result.scalar_one()
+        }
+        (inserted,) = await rows_of(self._conn, INSERT_COMPOSE,
+                                    {f"new_{name}": value for name, value in values.items()})
+        pk: int = inserted.pk
         if known is None:
             self._known.changed.add(pk)
             assert respin_of_pk is not None
@@ -178,9 +175,10 @@ class SqlComposeStore:
             # Locked earlier in this transaction (lock_all) and its columns unchanged since.
             row = self._known.rows[pk]
         else:
-            row = (await self._conn.execute(LOCK_COMPOSE, {"compose_id": compose_id})).first()
-            if row is None:
+            found = await rows_of(self._conn, LOCK_COMPOSE, {"compose_id": compose_id})
+            if not found:
                 return None
+            (row,) = found
             self._known.rows[row.pk] = row
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
@@ -191,8 +189,8 @@ class SqlComposeStore:
         those another transaction holds too. The ids locked."""
         if not compose_ids:
             return set()
-        statement = LOCK_COMPOSES_SKIP_LOCKED if skip_locked else LOCK_COMPOSES
-        rows = await self._conn.execute(statement, {"compose_ids": compose_ids})
+        statement = self._sql.lock_all_skip_locked if skip_locked else self._sql.lock_all
+        rows = await rows_of(self._conn, statement, {"compose_ids": compose_ids})
         for row in rows:
             self._known.rows[row.pk] = row
             self._known.pks[row.compose_id] = row.pk
@@ -213,7 +211,7 @@ class SqlComposeStore:
         if with_relations is None or locked is None:
             plain = self._sql.add_tag if added else self._sql.remove_tag
             return (await self._conn.execute(plain, params)).first() is not None
-        row = (await self._conn.execute(with_relations, params)).one()
+        (row,) = await rows_of(self._conn, with_relations, params)
         # A new dict each time: an event queued earlier in this transaction holds the
         # representation it was given.
         before = represent_with_relations(locked, row)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd.db.driver_rows import rows_of
 from ctsd.db.engine import upsert_insert
 from ctsd.db.tables import tag_changes, tag_permissions, tags
 from handlers.identifiers import row_id_from_text
@@ -54,11 +55,10 @@ class SqlTagStore:
         # One query: the tag with its permission rows (none → one row of NULLs).
         tag_id = row_id_from_text(id_or_name)
         if tag_id is not None:
-            found = await self._conn.execute(_TAG_BY_NAME_OR_ID,
-                                             {"name": id_or_name, "id": tag_id})
+            rows = await rows_of(self._conn, _TAG_BY_NAME_OR_ID,
+                                 {"name": id_or_name, "id": tag_id})
         else:
-            found = await self._conn.execute(_TAG_BY_NAME, {"name": id_or_name})
-        rows = found.all()
+            rows = await rows_of(self._conn, _TAG_BY_NAME, {"name": id_or_name})
         if not rows:
             return None
         # A name match wins over an id match (tag names are never all digits anyway).

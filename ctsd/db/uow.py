@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ctsd.db.contents_store import SqlContentsStore
+from ctsd.db.driver_rows import execute_many, rows_of
 from ctsd.db.engine import insert_for, open_write_connection
 from ctsd.db.errors import is_outage
 from ctsd.db.flush_statements import (
+    CHANGE_ROW,
+    EVENT_ROW,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
+    change_params,
+    event_params,
     single_flush_params,
 )
 from ctsd.db.gate_store import SqlGateStore
@@ -26,7 +31,7 @@ from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
 from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
-from ctsd.db.tables import compose_changes, outbox, processed_messages
+from ctsd.db.tables import processed_messages
 from ctsd.db.tag_store import SqlTagStore
 from ctsd.observability.tracing import outbox_traceparent
 
@@ -185,16 +190,16 @@ class SqlUnitOfWork:
             # stores its own with the INSERT): what almost every command writes, in one
             # statement (ctsd.db.flush_statements).
             statement = SINGLE_FLUSH_WITH_ANSWER if answers else SINGLE_FLUSH
-            await conn.execute(statement, single_flush_params(
+            await rows_of(conn, statement, single_flush_params(
                 changes[0], events[0], answers[0] if answers else None))
         else:
             # A group, or a command that writes more: row order kept by executemany.
             if answers:
-                await conn.execute(STORE_ANSWER, answers)
+                await execute_many(conn, STORE_ANSWER, answers)
             if changes:
-                await conn.execute(compose_changes.insert(), changes)
+                await execute_many(conn, CHANGE_ROW, [change_params(row) for row in changes])
             if events:
-                await conn.execute(outbox.insert(), events)
+                await execute_many(conn, EVENT_ROW, [event_params(row) for row in events])
         changes.clear()
         events.clear()
 

@@ -153,8 +153,11 @@ async def test_a_batch_locks_all_its_composes_in_one_statement(pg_url):
     await seed(settings, ORACLE_JAVA, FEDORA_ELN, tag=TAG)
     engine = create_async_engine(settings)
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, sql, *_args: statements.append(sql))
+    # Counted by asyncpg itself: some statements of the write path are sent on the driver
+    # (ctsd.db.driver_rows), where SQLAlchemy's execute events do not see them.
+    event.listen(engine.sync_engine, "connect",
+                 lambda _dbapi, record: record.driver_connection.add_query_logger(
+                     lambda logged: statements.append(logged.query)))
     try:
         bus = CommandBus(engine, Roles(), settings.topic_prefix)
         actor = Actor(BROKER_USER, backend="amqp")

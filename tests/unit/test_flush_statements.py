@@ -20,7 +20,9 @@ from ctsd.db.compose_statements import (
 )
 from ctsd.db.flush_statements import (
     CHANGE_COLUMNS,
+    CHANGE_ROW,
     EVENT_COLUMNS,
+    EVENT_ROW,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
     single_flush_params,
@@ -40,6 +42,7 @@ def _listing() -> Any:
 PG = statements("postgresql")
 STATEMENTS = {
     "single flush": SINGLE_FLUSH, "single flush with answer": SINGLE_FLUSH_WITH_ANSWER,
+    "group history rows": CHANGE_ROW, "group outbox rows": EVENT_ROW,
     "store answer": STORE_ANSWER, "forget answers": FORGET_ANSWERS,
     "forget tagged answers": FORGET_TAGGED_ANSWERS, "lock": LOCK_COMPOSE,
     "lock all": LOCK_COMPOSES, "lock all, skip locked": LOCK_COMPOSES_SKIP_LOCKED,

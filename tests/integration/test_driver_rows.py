@@ -59,6 +59,24 @@ async def test_statements_run_in_the_transaction_sqlalchemy_began(pg_url):
     assert read_database(pg_url, "SELECT name FROM tags") == []
 
 
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+async def test_a_first_statement_begins_the_transaction_sqlalchemy_ends(pg_url, end):
+    engine = create_write_engine(Settings(database_url=pg_url))
+    try:
+        async with engine.connect() as conn:
+            await conn.begin()  # as every unit of work does; nothing is sent yet
+            (row,) = await rows_of(conn, NEW_TAG.returning(tags.c.name),
+                                   {"tag_name": "first"})
+            assert isinstance(row, DriverRow), "the first statement too, on the driver"
+            await (conn.commit() if end == "commit" else conn.rollback())
+            assert not (await conn.get_raw_connection()).driver_connection \
+                .is_in_transaction()
+    finally:
+        await engine.dispose()
+    names = [row.name for row in read_database(pg_url, "SELECT name FROM tags")]
+    assert names == (["first"] if end == "commit" else [])
+
+
 async def test_on_sqlite_the_usual_path_answers(tmp_path):
     url = f"sqlite:///{tmp_path / 'cts.sqlite'}"
     migrate.upgrade(Settings(database_url=url))

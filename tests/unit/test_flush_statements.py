@@ -15,6 +15,8 @@ from ctsd.db.compose_statements import (
     INSERT_COMPOSE,
     LOCK_COMPOSE,
     LOCK_COMPOSES,
+    LOCK_COMPOSES_ARRAY,
+    LOCK_COMPOSES_ARRAY_SKIP_LOCKED,
     LOCK_COMPOSES_SKIP_LOCKED,
     statements,
 )
@@ -46,6 +48,8 @@ STATEMENTS = {
     "store answer": STORE_ANSWER, "forget answers": FORGET_ANSWERS,
     "forget tagged answers": FORGET_TAGGED_ANSWERS, "lock": LOCK_COMPOSE,
     "lock all": LOCK_COMPOSES, "lock all, skip locked": LOCK_COMPOSES_SKIP_LOCKED,
+    "lock all (array)": LOCK_COMPOSES_ARRAY,
+    "lock all (array), skip locked": LOCK_COMPOSES_ARRAY_SKIP_LOCKED,
     "insert compose": INSERT_COMPOSE, "bump respin": PG.bump_counter,
     "claim then bump": PG.claim_then_bump, "tag": PG.add_tag_with_relations,
     "untag": PG.remove_tag_with_relations, "list page": _listing().forward,

@@ -14,8 +14,10 @@ from typing import Any
 
 from productmd.composeinfo import ComposeInfo
 
-from handlers import v1_texts
+from handlers import productmd_validation, v1_texts
 from handlers.errors import InvalidInput
+
+productmd_validation.install()  # validators listed once per class
 
 # A release short name ends up in compose IDs, URLs and file names; the existing
 # service let "/" through. productmd's own RELEASE_SHORT_RE is stricter than real

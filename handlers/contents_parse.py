@@ -16,7 +16,10 @@ import productmd.common
 import productmd.images
 import productmd.rpms
 
+from handlers import productmd_validation
 from handlers.errors import InvalidInput
+
+productmd_validation.install()  # validators listed once per class
 
 CATEGORIES = tuple(productmd.rpms.SUPPORTED_CATEGORIES)  # binary, debug, source
 _ARCHES = frozenset(productmd.common.RPM_ARCHES) - {"src", "nosrc"}

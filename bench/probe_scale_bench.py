@@ -164,6 +164,10 @@ UNION ALL SELECT 'list not removed', count(*) FROM composes c
                                                   AND t.tag_id = 2)
 UNION ALL SELECT 'list tag only', count(*) FROM compose_tags WHERE tag_id = 1
 UNION ALL SELECT 'list release_short', count(*) FROM composes WHERE release_short = 'prod20'
+UNION ALL SELECT 'list filter (list_filter URL)', count(*) FROM composes c
+    WHERE release_short = 'prod20'
+      AND EXISTS (SELECT FROM compose_tags t WHERE t.compose_pk = c.pk AND t.tag_id = 1)
+      AND NOT EXISTS (SELECT FROM compose_tags t WHERE t.compose_pk = c.pk AND t.tag_id = 2)
 UNION ALL SELECT 'list date_after=20200101 (issue)', count(*) FROM composes
     WHERE date > '20200101'
 """

@@ -5,7 +5,7 @@ Around a statement PostgreSQL runs in tens of microseconds, SQLAlchemy's executi
 spends about 70 µs of CPU (the tag lookup: 111 µs against 41 µs on the driver, 3,000
 runs each in one process); a statement with an expanding IN list about 120 µs (the
 lock of a group's composes: 167 against 48 µs). A tag or an import runs four to six such
-statements, and at c=8 the write path is bound by this CPU. Here the statement is
+statements: that was a third of their CPU in the server. Here the statement is
 compiled once with SQLAlchemy and sent on the very connection, in the very transaction,
 that the unit of work holds, so nothing about atomicity changes.
 
@@ -65,7 +65,7 @@ async def rows_of(conn: AsyncConnection, statement: Any,
     try:
         records = await driver.fetch(compiled.sql, *compiled.arguments(params))
     except asyncpg.PostgresError as error:
-        raise _as_sqlalchemy_error(compiled.sql, params, error) from error
+        raise _as_sqlalchemy_error(conn, compiled.sql, params, error) from error
     return [DriverRow(record) for record in records]
 
 
@@ -81,7 +81,7 @@ async def execute_many(conn: AsyncConnection, statement: Any,
     try:
         await driver.executemany(compiled.sql, [compiled.arguments(row) for row in rows])
     except asyncpg.PostgresError as error:
-        raise _as_sqlalchemy_error(compiled.sql, {}, error) from error
+        raise _as_sqlalchemy_error(conn, compiled.sql, {}, error) from error
 
 
 async def _driver_in_transaction(conn: AsyncConnection) -> Any | None:
@@ -115,9 +115,12 @@ def _compiled(statement: Any, conn: AsyncConnection) -> DriverStatement:
     return known[1]
 
 
-def _as_sqlalchemy_error(sql: str, params: dict[str, Any],
+def _as_sqlalchemy_error(conn: AsyncConnection | None, sql: str, params: dict[str, Any],
                          error: asyncpg.PostgresError) -> sa_exc.DBAPIError:
     """What SQLAlchemy's asyncpg dialect raises for it: IntegrityError for a constraint
-    (SQLSTATE class 23), else DBAPIError; the SQLSTATE is read from `orig` either way."""
+    (SQLSTATE class 23), else DBAPIError; the SQLSTATE is read from `orig` either way.
+    Parameters stay out of its text where the engine hides them."""
     constraint = str(error.sqlstate).startswith("23")
-    return (sa_exc.IntegrityError if constraint else sa_exc.DBAPIError)(sql, params, error)
+    hide = conn is None or bool(conn.sync_engine.hide_parameters)
+    return (sa_exc.IntegrityError if constraint else sa_exc.DBAPIError)(
+        sql, params, error, hide_parameters=hide)

@@ -128,7 +128,8 @@ async def test_a_constraint_failure_is_sqlalchemys_integrity_error(pg_url):
     (asyncpg.exceptions.UndefinedTableError("no table"), False, False),
 ])
 def test_driver_errors_keep_their_meaning(error, transient, data):
-    translated = _as_sqlalchemy_error("SELECT 1", {}, error)
+    translated = _as_sqlalchemy_error(None, "SELECT 1", {"secret": "s3"}, error)
     assert isinstance(translated, DBAPIError) and translated.orig is error
     assert is_transient(translated) is transient
     assert is_data_error(translated) is data
+    assert "s3" not in str(translated), "parameters are not in the text by default"

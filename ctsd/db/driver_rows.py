@@ -57,12 +57,16 @@ class DriverRow:
 async def rows_of(conn: AsyncConnection, statement: Any,
                   params: dict[str, Any]) -> Sequence[Any]:
     """All rows of `statement` (a module-level constant) with `params`, in the
-    connection's transaction."""
+    connection's transaction; none for a statement that returns no rows."""
     driver = await _driver_in_transaction(conn)
     if driver is None:
-        return (await conn.execute(statement, params)).all()
+        result = await conn.execute(statement, params)
+        return result.all() if result.returns_rows else []  # an INSERT without RETURNING
     compiled = _compiled(statement, conn)
     try:
+        if not compiled.returns_rows:
+            await driver.execute(compiled.sql, *compiled.arguments(params))
+            return []
         records = await driver.fetch(compiled.sql, *compiled.arguments(params))
     except asyncpg.PostgresError as error:
         raise _as_sqlalchemy_error(conn, compiled.sql, params, error) from error

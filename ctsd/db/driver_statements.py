@@ -29,6 +29,9 @@ class DriverStatement:
     # What the parameter's type does to a value before the driver sees it, where it
     # does anything (a JSON column's value is serialized with the engine's serializer).
     processors: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    # A SELECT, or DML with RETURNING of its own (not the primary key SQLAlchemy may
+    # add to an INSERT's text for itself).
+    returns_rows: bool = True
 
     @classmethod
     def compile(cls, statement: Any, dialect: Dialect) -> DriverStatement:
@@ -40,7 +43,9 @@ class DriverStatement:
         # not a NULL.
         defaults = {name: value for name, value in compiled.params.items()
                     if not compiled.binds[name].required}
-        return cls(compiled.string, names, defaults, processors)
+        returns_rows = bool(getattr(statement, "is_select", False)
+                            or getattr(statement, "returning_column_descriptions", None))
+        return cls(compiled.string, names, defaults, processors, returns_rows)
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
         values = [params[name] if name in params else self.defaults[name]

@@ -77,6 +77,28 @@ async def test_a_first_statement_begins_the_transaction_sqlalchemy_ends(pg_url, 
     assert names == (["first"] if end == "commit" else [])
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_a_statement_without_rows_answers_none_on_either_path(pg_url, tmp_path,
+                                                                    backend):
+    # The usual path runs on SQLite and, on PostgreSQL, while tracing is on or before
+    # SQLAlchemy began a transaction (this case); the driver path once it has.
+    url = pg_url if backend == "postgresql" else f"sqlite:///{tmp_path / 'cts.sqlite'}"
+    if backend == "sqlite":
+        migrate.upgrade(Settings(database_url=url))
+    engine = create_write_engine(Settings(database_url=url))
+    try:
+        async with engine.connect() as conn:
+            assert await rows_of(conn, NEW_TAG, {"tag_name": "usual"}) == []
+            await conn.commit()
+            await conn.begin()
+            assert await rows_of(conn, NEW_TAG, {"tag_name": "either"}) == []
+            await conn.commit()
+    finally:
+        await engine.dispose()
+    names = sorted(row.name for row in read_database(url, "SELECT name FROM tags"))
+    assert names == ["either", "usual"]
+
+
 async def test_on_sqlite_the_usual_path_answers(tmp_path):
     url = f"sqlite:///{tmp_path / 'cts.sqlite'}"
     migrate.upgrade(Settings(database_url=url))

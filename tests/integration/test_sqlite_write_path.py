@@ -12,11 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from ctsd.bootstrap import open_write_path
-from ctsd.db import sqlite_checkpoint
+from ctsd.bootstrap import open_write_path, roles_from
+from ctsd.db.engine import create_write_engine
 from ctsd.db.sqlite_checkpoint import WalCheckpointer, checkpoint_pass
+from ctsd.service import CommandBus
 from handlers.commands import CreateTag
 from tests.integration.test_sqlite_write_queue import ADMIN, sqlite_settings
 
@@ -56,27 +55,30 @@ async def test_a_lock_held_elsewhere_is_waited_for_with_the_loop_running(
     other.close()
 
 
-async def test_commits_leave_checkpoints_to_the_background_task(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_checkpoint, "INTERVAL", 3600.0)  # no pass meanwhile
+async def test_commits_leave_checkpoints_to_the_background_task(tmp_path: Path) -> None:
+    # The write engine and the command bus without the background task that
+    # open_write_path runs beside them: only the explicit passes below checkpoint.
     settings = sqlite_settings(tmp_path)
     database = tmp_path / "cts.sqlite"
+    engine = create_write_engine(settings)
+    bus = CommandBus(engine, roles_from(settings), settings.topic_prefix)
     checkpointer = WalCheckpointer(settings.async_database_url)
-    async with open_write_path(settings) as write_path:
+    try:
         # The first connection turns the file to WAL mode: compare from there on.
-        await write_path.bus.execute(CreateTag("first", "d", "https://docs"), ADMIN)
-        await checkpoint_pass(checkpointer, write_path.bus.engine)
+        await bus.execute(CreateTag("first", "d", "https://docs"), ADMIN)
+        await checkpoint_pass(checkpointer, engine)
         before = digest(database)
         # Far past SQLite's 1,000-page automatic checkpoint.
         for n in range(400):
-            await write_path.bus.execute(
-                CreateTag(f"tag-{n}", "d" * 2000, "https://docs"), ADMIN)
+            await bus.execute(CreateTag(f"tag-{n}", "d" * 2000, "https://docs"), ADMIN)
         assert digest(database) == before  # no commit copied pages back
-        frames, copied = await checkpoint_pass(checkpointer, write_path.bus.engine)
+        frames, copied = await checkpoint_pass(checkpointer, engine)
+    finally:
         checkpointer.close()
-        assert frames > 1000
-        assert copied == frames
-        assert digest(database) != before
+        await engine.dispose()
+    assert frames > 1000
+    assert copied == frames
+    assert digest(database) != before
 
 
 async def test_a_large_wal_is_restarted_in_the_write_queues_turn(tmp_path: Path) -> None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from ctsd.config import Settings
+from ctsd.config_values import to_driver_url
 from handlers.commands import CreateTag, ImportCompose
 from tests.conftest import compose_info
 from tests.e2e.broker import BROKER_USER
@@ -60,6 +64,22 @@ def publish_interleaved(names: BusNames, compose_ids: list[str]) -> list[str]:
     return sent
 
 
+@contextmanager
+def applying_held(pg_url: str) -> Iterator[None]:
+    """Hold every consumer's commit until the block ends: the test keeps a lock that
+    conflicts with recording a processed message. Published meanwhile, the whole stream
+    waits as a backlog, so the kill lands mid-stream however slowly this test publishes
+    and polls (a consumer that kept pace with the publisher had applied nearly all of it
+    before the kill on a busy machine)."""
+    engine = create_engine(to_driver_url(pg_url, asynchronous=False))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("LOCK TABLE processed_messages IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
+
+
 def processed_count(pg_url: str) -> int:
     return query(pg_url, "SELECT count(*) FROM processed_messages")[0][0]
 
@@ -85,11 +105,13 @@ async def test_two_consumers_keep_each_composes_order_through_a_kill(
         standby = consumers.start()  # returns at once: the queue has a consumer already
         # A quorum queue counts only its active consumer; the standby says it subscribed.
         await eventually(lambda: "consuming from" in standby.output(), "the standby")
-        sent = publish_interleaved(names, compose_ids)
+        with applying_held(pg_url):
+            sent = publish_interleaved(names, compose_ids)
         total = len(sent)
         await eventually(lambda: processed_count(pg_url) >= total // 4, "a quarter applied")
         active.kill()
         killed_at = processed_count(pg_url)
+        assert killed_at < total, "the kill came after the last request"
         handover = await time_to_progress(pg_url, killed_at)
         await eventually(lambda: processed_count(pg_url) >= total, "every request", 90)
         await eventually(lambda: queue_depth(AMQP_URL, names.queue) == 0, "an empty queue")
@@ -98,7 +120,6 @@ async def test_two_consumers_keep_each_composes_order_through_a_kill(
     finally:
         consumers.stop_all()
         names.delete_queues(AMQP_URL)
-    assert killed_at < total, "the kill came after the last request"
     assert handover < MAX_HANDOVER_SECONDS, f"no progress for {handover:.1f} s after the kill"
     assert {row[0] for row in query(pg_url, "SELECT message_id FROM processed_messages")} \
         == set(sent)

@@ -16,13 +16,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import create_engine, text
 
+from ctsd.config_values import to_driver_url
 from tests.conftest import read_database
 
 READY_TIMEOUT = 20.0
@@ -168,6 +171,22 @@ def e2e_database_url(pg_database_url: str) -> str:
 def ctsd_pair(start_ctsd: ServerFactory, e2e_database_url: str) -> list[Server]:
     """Two `ctsd serve` processes (two ports, two pools) on one PostgreSQL database."""
     return start_ctsd(2, CTSD_DATABASE_URL=e2e_database_url)
+
+
+@contextmanager
+def applying_held(pg_url: str) -> Iterator[None]:
+    """Hold every consumer's commit until the block ends: the test keeps a lock that
+    conflicts with recording a processed message. A stream published meanwhile waits
+    as a backlog, so a consumer killed after a part of it is killed mid-stream however
+    slowly the test publishes and polls (a consumer that kept pace with the publisher
+    had applied all of it before the kill on a busy machine)."""
+    engine = create_engine(to_driver_url(pg_url, asynchronous=False))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("LOCK TABLE processed_messages IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
 
 
 def query(database_url: str, sql: str, **params: Any) -> list[Any]:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from ctsd.config import Settings
-from ctsd.config_values import to_driver_url
 from handlers.commands import CreateTag, ImportCompose
 from tests.conftest import compose_info
 from tests.e2e.broker import BROKER_USER
@@ -29,7 +25,7 @@ from tests.e2e.bus import (
     queue_depth,
     write_config,
 )
-from tests.e2e.conftest import query
+from tests.e2e.conftest import applying_held, query
 from tests.e2e.test_bus_resilience import eventually
 from tests.relaying import ADMIN, AMQP_URL, command_bus
 
@@ -62,22 +58,6 @@ def publish_interleaved(names: BusNames, compose_ids: list[str]) -> list[str]:
                 "compose_id": compose_id, "tag": "ordered", "user_data": str(step)}))
     publisher.close()
     return sent
-
-
-@contextmanager
-def applying_held(pg_url: str) -> Iterator[None]:
-    """Hold every consumer's commit until the block ends: the test keeps a lock that
-    conflicts with recording a processed message. Published meanwhile, the whole stream
-    waits as a backlog, so the kill lands mid-stream however slowly this test publishes
-    and polls (a consumer that kept pace with the publisher had applied nearly all of it
-    before the kill on a busy machine)."""
-    engine = create_engine(to_driver_url(pg_url, asynchronous=False))
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("LOCK TABLE processed_messages IN EXCLUSIVE MODE"))
-            yield
-    finally:
-        engine.dispose()
 
 
 def processed_count(pg_url: str) -> int:

@@ -30,7 +30,7 @@ from tests.conftest import compose_info
 from tests.e2e.broker import BROKER_USER, DurableQueue, PrivateBroker
 from tests.e2e.bus import BusNames, Consumers, Publisher, dead_letters, queue_depth, write_config
 from tests.e2e.change_load import ChangeLoad, Targets, check_answers, check_messages
-from tests.e2e.conftest import ServerFactory, query
+from tests.e2e.conftest import ServerFactory, applying_held, query
 from tests.integration.consumer_harness import FEDORA_ELN, ORACLE_JAVA, fixture
 from tests.integration.consumer_harness import compose_info as fixture_compose_info
 from tests.relaying import ADMIN, AMQP_URL, BoundQueue, Received, command_bus
@@ -283,15 +283,16 @@ async def test_consumer_killed_mid_stream_applies_every_request_once(
     # Imports of one release and date: order does not matter, a second effect would
     # show as an extra compose, and respins must come out 0..count-1 without a gap.
     body = {"compose_info": compose_info(short="stream")}
-    sent = [publisher.publish(names.request("import"), body) for _ in range(count)]
+    with applying_held(pg_url):
+        sent = [publisher.publish(names.request("import"), body) for _ in range(count)]
     await eventually(lambda: len(processed(pg_url)) >= count // 4, "a quarter of the stream")
     consumer.kill()
     killed_at = len(processed(pg_url))
+    assert killed_at < count, "the kill came after the last request"
     consumers.start()
     await eventually(lambda: len(processed(pg_url)) >= count, "the whole stream")
     await eventually(lambda: queue_depth(AMQP_URL, names.queue) == 0, "an empty queue")
 
-    assert killed_at < count, "the kill came after the last request"
     assert processed(pg_url) == set(sent)
     respins = query(pg_url, "SELECT respin FROM composes WHERE release_short = 'stream'")
     assert sorted(row[0] for row in respins) == list(range(count))

@@ -18,10 +18,12 @@ from ctsd.db.errors import is_outage
 from ctsd.db.flush_statements import (
     CHANGE_ROW,
     EVENT_ROW,
+    GROUP_FLUSH,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
     change_params,
     event_params,
+    group_flush_params,
     single_flush_params,
 )
 from ctsd.db.gate_store import SqlGateStore
@@ -184,6 +186,8 @@ class SqlUnitOfWork:
     async def _flush(self) -> None:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
         answers = await self.composes.answers_to_store()
+        if not (changes or events or answers):
+            return
         if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
                 and len(answers) <= 1:
             # One history row, one event and the changed compose's answer (an import
@@ -192,8 +196,11 @@ class SqlUnitOfWork:
             statement = SINGLE_FLUSH_WITH_ANSWER if answers else SINGLE_FLUSH
             await rows_of(conn, statement, single_flush_params(
                 changes[0], events[0], answers[0] if answers else None))
+        elif conn.dialect.name == "postgresql":
+            # A group, or a command that writes more: also one statement, rows in order.
+            await rows_of(conn, GROUP_FLUSH, group_flush_params(changes, events, answers))
         else:
-            # A group, or a command that writes more: row order kept by executemany.
+            # SQLite: row order kept by executemany.
             if answers:
                 await execute_many(conn, STORE_ANSWER, answers)
             if changes:

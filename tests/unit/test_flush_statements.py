@@ -25,8 +25,10 @@ from ctsd.db.flush_statements import (
     CHANGE_ROW,
     EVENT_COLUMNS,
     EVENT_ROW,
+    GROUP_FLUSH,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
+    group_flush_params,
     single_flush_params,
 )
 from ctsd.db.queries import filters
@@ -44,7 +46,7 @@ def _listing() -> Any:
 PG = statements("postgresql")
 STATEMENTS = {
     "single flush": SINGLE_FLUSH, "single flush with answer": SINGLE_FLUSH_WITH_ANSWER,
-    "group history rows": CHANGE_ROW, "group outbox rows": EVENT_ROW,
+    "group flush": GROUP_FLUSH, "group history rows": CHANGE_ROW, "group outbox rows": EVENT_ROW,
     "store answer": STORE_ANSWER, "forget answers": FORGET_ANSWERS,
     "forget tagged answers": FORGET_TAGGED_ANSWERS, "lock": LOCK_COMPOSE,
     "lock all": LOCK_COMPOSES, "lock all, skip locked": LOCK_COMPOSES_SKIP_LOCKED,
@@ -71,3 +73,15 @@ def test_single_flush_binds_every_column_it_writes():
     assert "UPDATE composes SET rendered" in compiled.string
     assert "created_at" not in compiled.string.split("UPDATE composes SET")[1].split(
         "WHERE")[0], "only rendered is set on composes"
+
+
+def test_group_flush_binds_every_column_it_writes():
+    change = {column: f"c-{column}" for column in CHANGE_COLUMNS}
+    event = {column: f"e-{column}" for column in EVENT_COLUMNS}
+    params = group_flush_params([change, change], [event], [{"answer_pk": 7,
+                                                              "answer_text": "{}"}])
+    compiled = GROUP_FLUSH.compile(dialect=postgresql.dialect())
+    assert set(compiled.construct_params(params)) == set(params)
+    assert params["c_message"] == ["c-message", "c-message"]
+    assert params["e_body"] == ['"e-body"'], "the body goes as JSON text"
+    assert "ORDER BY r.n" in compiled.string, "rows inserted in the order written"

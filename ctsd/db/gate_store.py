@@ -35,6 +35,11 @@ class SqlGateStore:
         # composes with one tag asks for its gates once (forgotten when replaced here).
         self._known: dict[int, dict[str, list[str]]] = {}
 
+    def know(self, tag_id: int, gates: dict[str, list[str]]) -> None:
+        """Gates read with their tag in this transaction (ctsd.db.tag_store); a read of
+        its own earlier in the transaction is kept."""
+        self._known.setdefault(tag_id, gates)
+
     async def of(self, tag_id: int) -> dict[str, list[str]]:
         if tag_id not in self._known:
             self._known[tag_id] = await gates_of(self._conn, tag_id)

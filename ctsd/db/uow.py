@@ -95,10 +95,11 @@ class SqlUnitOfWork:
         self.composes = SqlComposeStore(self._conn, self.now, self._respins,
                                         self._pending_changes.append,
                                         lambda: self.auth_backend)
-        self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend,
-                                on_rename=self.composes.forget_tagged_answers)
-        self.promotions = SqlPromotionStore(self._conn, self.now)
         self.gates = SqlGateStore(self._conn)
+        self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend,
+                                on_rename=self.composes.forget_tagged_answers,
+                                on_gates=self.gates.know)
+        self.promotions = SqlPromotionStore(self._conn, self.now)
         self.locations = SqlLocationStore(self._conn, self.now)
         self.removal_requests = SqlRemovalRequestStore(self._conn, self.now)
         self.contents = SqlContentsStore(self._conn, self.now)

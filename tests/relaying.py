@@ -13,7 +13,8 @@ from typing import Any
 
 import pika
 import pika.exceptions
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.bootstrap import roles_from
 from ctsd.config import Settings
@@ -83,6 +84,17 @@ async def command_bus(settings: Settings) -> AsyncIterator[CommandBus]:
         yield CommandBus(engine, roles_from(settings), settings.topic_prefix)
     finally:
         await engine.dispose()
+
+
+def logged_statements(engine: AsyncEngine) -> list[str]:
+    """Every statement the engine's connections send from now on, as asyncpg logs them:
+    some statements of the write path go on the driver itself (ctsd.db.driver_rows),
+    where SQLAlchemy's execute events do not see them."""
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "connect",
+                 lambda _dbapi, record: record.driver_connection.add_query_logger(
+                     lambda logged: statements.append(logged.query)))
+    return statements
 
 
 def outbox_rows(url: str) -> list[Any]:

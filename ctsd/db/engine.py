@@ -22,8 +22,9 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 ReadEngine = AsyncEngine
 
 
-def _json_text(value: Any) -> str:
-    # JSON columns (outbox bodies) through orjson, like every answer.
+def json_column_text(value: Any) -> str:
+    """A JSON column's value as the engines store it (outbox bodies): through orjson,
+    like every answer. Statements that send such a value as text use this too."""
     return jsonio.dumps(value).decode()
 
 
@@ -38,7 +39,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_recycle=3600,
-        json_serializer=_json_text,
+        json_serializer=json_column_text,
         hide_parameters=True,
     ))
 
@@ -70,7 +71,7 @@ def _sqlite_engine(settings: Settings, *, writer: bool = False, **pool: Any) -> 
     # hide_parameters everywhere: an error logged with its statement must not carry the
     # caller's values (tokens, user data) into the log.
     engine = create_async_engine(settings.async_database_url, hide_parameters=True,
-                                 connect_args={"timeout": 30}, json_serializer=_json_text,
+                                 connect_args={"timeout": 30}, json_serializer=json_column_text,
                                  **pool)
     _make_sqlite_writes_immediate(engine, writer=writer)
     return instrument_engine(engine)

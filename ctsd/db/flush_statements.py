@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 
-from ctsd import jsonio
+from ctsd.db.engine import json_column_text
 from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.tables import compose_changes, composes, outbox
 
@@ -92,13 +92,12 @@ def _array(name: str, item_type: Any) -> Any:
 def _unnest_insert(table: Table, columns: tuple[str, ...], prefix: str) -> Any:
     """INSERT of the rows whose columns are the array parameters `prefix` + column, in
     the arrays' order. A JSON column's values are sent as text and cast."""
-    sent = {name: Text if isinstance(table.c[name].type, JSON) else table.c[name].type
-            for name in columns}
+    json = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    sent = {name: Text if name in json else table.c[name].type for name in columns}
     rows = func.unnest(*[_array(prefix + name, sent[name]) for name in columns]) \
         .table_valued(*[column(name, sent[name]) for name in columns], with_ordinality="n") \
         .render_derived("r")
-    values = [cast(rows.c[name], table.c[name].type) if sent[name] is Text
-              and table.c[name].type is not sent[name] else rows.c[name]
+    values = [cast(rows.c[name], table.c[name].type) if name in json else rows.c[name]
               for name in columns]
     return insert(table).from_select(list(columns),
                                      select(*values).order_by(rows.c.n))
@@ -130,5 +129,5 @@ def group_flush_params(changes: list[dict[str, Any]], events: list[dict[str, Any
         params[f"c_{name}"] = [change[name] for change in changes]
     for name in EVENT_COLUMNS:
         params[f"e_{name}"] = [event[name] for event in events]
-    params["e_body"] = [jsonio.dumps(body).decode() for body in params["e_body"]]
+    params["e_body"] = [json_column_text(body) for body in params["e_body"]]
     return params

@@ -45,10 +45,10 @@ def _tag_with_gates(wanted: Any) -> Any:
 # Built once: every tag and untag reads its tag.
 _BY_NAME = tags.c.name == bindparam("name")
 _BY_NAME_OR_ID = (tags.c.name == bindparam("name")) | (tags.c.id == bindparam("id"))
-_TAG_BY_NAME = {"sqlite": _tag_with_permissions(_BY_NAME),
-                "postgresql": _tag_with_gates(_BY_NAME)}
-_TAG_BY_NAME_OR_ID = {"sqlite": _tag_with_permissions(_BY_NAME_OR_ID),
-                      "postgresql": _tag_with_gates(_BY_NAME_OR_ID)}
+# Keyed by "with its gates" (PostgreSQL; SQLite has no array_agg).
+_TAG_BY_NAME = {False: _tag_with_permissions(_BY_NAME), True: _tag_with_gates(_BY_NAME)}
+_TAG_BY_NAME_OR_ID = {False: _tag_with_permissions(_BY_NAME_OR_ID),
+                      True: _tag_with_gates(_BY_NAME_OR_ID)}
 
 
 def _gates_of_row(row: Any) -> dict[str, list[str]]:
@@ -87,12 +87,11 @@ class SqlTagStore:
         # One query: the tag with its permission rows (none → one row of NULLs).
         tag_id = row_id_from_text(id_or_name)
         with_gates = self._conn.dialect.name == "postgresql"
-        dialect = "postgresql" if with_gates else "sqlite"
         if tag_id is not None:
-            rows = await rows_of(self._conn, _TAG_BY_NAME_OR_ID[dialect],
+            rows = await rows_of(self._conn, _TAG_BY_NAME_OR_ID[with_gates],
                                  {"name": id_or_name, "id": tag_id})
         else:
-            rows = await rows_of(self._conn, _TAG_BY_NAME[dialect], {"name": id_or_name})
+            rows = await rows_of(self._conn, _TAG_BY_NAME[with_gates], {"name": id_or_name})
         if not rows:
             return None
         # A name match wins over an id match (tag names are never all digits anyway).

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import column, event, select
+from sqlalchemy import column, select
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine as create_async_engine
@@ -33,6 +33,7 @@ from tests.integration.consumer_harness import (
     query,
     seed,
 )
+from tests.relaying import logged_statements
 
 __all__ = ["broker", "harness"]  # fixtures used below
 
@@ -152,12 +153,7 @@ async def test_a_batch_locks_all_its_composes_in_one_statement(pg_url):
     settings = Settings(database_url=pg_url)
     await seed(settings, ORACLE_JAVA, FEDORA_ELN, tag=TAG)
     engine = create_async_engine(settings)
-    statements: list[str] = []
-    # Counted by asyncpg itself: some statements of the write path are sent on the driver
-    # (ctsd.db.driver_rows), where SQLAlchemy's execute events do not see them.
-    event.listen(engine.sync_engine, "connect",
-                 lambda _dbapi, record: record.driver_connection.add_query_logger(
-                     lambda logged: statements.append(logged.query)))
+    statements = logged_statements(engine)
     try:
         bus = CommandBus(engine, Roles(), settings.topic_prefix)
         actor = Actor(BROKER_USER, backend="amqp")

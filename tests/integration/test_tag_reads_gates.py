@@ -5,7 +5,6 @@ change obeys are those of its own transaction, also right after it replaced them
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_write_engine
@@ -14,7 +13,7 @@ from handlers.commands import CreateTag, ImportCompose, SetTagGates, TagCompose
 from handlers.errors import Conflict
 from handlers.identity import Roles
 from tests.conftest import compose_info
-from tests.relaying import ADMIN, command_bus
+from tests.relaying import ADMIN, command_bus, logged_statements
 
 COMPOSE_ID = "test-1.0-20200526.0"
 
@@ -53,11 +52,7 @@ async def test_gates_replaced_in_the_transaction_hold_for_its_next_tag(database_
 async def test_on_postgresql_the_gates_come_with_the_tag(pg_url):
     settings = Settings(database_url=pg_url)
     engine = create_write_engine(settings)
-    statements: list[str] = []
-    # Counted by asyncpg: these statements run on the driver (ctsd.db.driver_rows).
-    event.listen(engine.sync_engine, "connect",
-                 lambda _dbapi, record: record.driver_connection.add_query_logger(
-                     lambda logged: statements.append(logged.query)))
+    statements = logged_statements(engine)
     try:
         bus = CommandBus(engine, Roles(admins=frozenset({ADMIN.username})),
                          settings.topic_prefix)

@@ -46,6 +46,19 @@ T = TypeVar("T")
 GROUPED_COMMANDS = (ImportCompose, TagCompose, UntagCompose, SetComposeUrl)
 
 
+def _composes_named(commands: list[Any]) -> list[str]:
+    """The composes these commands change, in order: each locks its own first."""
+    return sorted({command.compose_id for command in commands
+                   if isinstance(getattr(command, "compose_id", None), str)})
+
+
+def _tags_named(commands: list[Any]) -> list[str]:
+    """The tags these commands tag or untag with, read with the lock of their composes."""
+    return sorted({command.tag for command in commands
+                   if isinstance(command, TagCompose | UntagCompose)
+                   and isinstance(command.tag, str)})
+
+
 def _retrying() -> AsyncRetrying:
     """The one retry policy of the write path: a transient conflict (ctsd.db.failures)
     runs the whole transaction again, up to four times, after a short random pause."""
@@ -139,9 +152,10 @@ class CommandBus:
         None for a command left to run alone: its compose is held by another
         transaction (or does not exist), and the group does not wait for it."""
         # Every command locks its compose first: take all those locks at once, in order.
-        named = {item.command.compose_id for item in group
-                 if isinstance(getattr(item.command, "compose_id", None), str)}
-        locked = await uow.composes.lock_all(sorted(named), skip_locked=True)
+        commands = [item.command for item in group]
+        named = set(_composes_named(commands))
+        locked = await uow.composes.lock_all(sorted(named), skip_locked=True,
+                                             tag_names=_tags_named(commands))
         outcomes: list[Outcome | None] = []
         for index, item in enumerate(group):
             if item.final is not None:  # a kept answer, claimed by an earlier attempt
@@ -222,9 +236,9 @@ class CommandBus:
     async def _run_batch(self, uow: SqlUnitOfWork, items: list[BusCommand]) -> list[Outcome]:
         fresh = await uow.claim_messages([item.message_id for item in items])
         # Every command locks its compose first: take all those locks at once.
-        await uow.composes.lock_all(sorted({
-            item.command.compose_id for item in items
-            if isinstance(getattr(item.command, "compose_id", None), str)}))
+        commands = [item.command for item in items]
+        await uow.composes.lock_all(_composes_named(commands),
+                                    tag_names=_tags_named(commands))
         outcomes = []
         for item in items:
             if item.message_id not in fresh:

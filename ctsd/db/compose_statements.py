@@ -18,6 +18,7 @@ from ctsd.db import kept_answers
 from ctsd.db.engine import insert_for
 from ctsd.db.representation import REPRESENTATION_ROWS, current_relations
 from ctsd.db.tables import compose_tags, composes, respin_counters, tags
+from ctsd.db.tag_store import NAMED_TAGS_JSON
 
 
 @functools.cache
@@ -31,6 +32,12 @@ def statements(dialect: str) -> SimpleNamespace:
         lock_all=LOCK_COMPOSES_ARRAY if postgres else LOCK_COMPOSES,
         lock_all_skip_locked=(LOCK_COMPOSES_ARRAY_SKIP_LOCKED if postgres
                               else LOCK_COMPOSES_SKIP_LOCKED),
+        # PostgreSQL: the same, also reading the tags the commands name (SQLite: None).
+        lock_all_with_tags=(LOCK_COMPOSES_ARRAY.add_columns(NAMED_TAGS_JSON)
+                            if postgres else None),
+        lock_all_skip_locked_with_tags=(
+            LOCK_COMPOSES_ARRAY_SKIP_LOCKED.add_columns(NAMED_TAGS_JSON)
+            if postgres else None),
         # The requested respin if above the last one handed out, else last+1.
         bump_counter=insert(respin_counters)
         .values(stream=bindparam("stream"), last_respin=requested)

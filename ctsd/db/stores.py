@@ -71,8 +71,11 @@ class SqlComposeStore:
     def __init__(self, conn: AsyncConnection, now: Callable[[], datetime],
                  respins: RespinAllocator | None = None,
                  defer_change: Callable[[dict[str, Any]], None] | None = None,
-                 auth_backend: Callable[[], str | None] = lambda: None) -> None:
+                 auth_backend: Callable[[], str | None] = lambda: None, *,
+                 on_tags: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self._conn = conn
+        # Tags read by lock_all, handed to the transaction's tag store.
+        self._on_tags = on_tags
         # How the acting user authenticated; stamped on every history row.
         self._auth_backend = auth_backend
         self._now = now
@@ -182,15 +185,27 @@ class SqlComposeStore:
             self._known.rows[row.pk] = row
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
-    async def lock_all(self, compose_ids: list[str], *,
-                       skip_locked: bool = False) -> set[str]:
+    async def lock_all(self, compose_ids: list[str], *, skip_locked: bool = False,
+                       tag_names: list[str] | None = None) -> set[str]:
         """Lock these composes now, in one statement; lock() then answers from what this
         read. Unknown ids are left out (lock() reports them), and with `skip_locked`
-        those another transaction holds too. The ids locked."""
+        those another transaction holds too. The ids locked.
+
+        On PostgreSQL the same statement reads the tags named `tag_names` (the tags the
+        commands will change) for `on_tags`, unless it locked nothing."""
         if not compose_ids:
             return set()
-        statement = self._sql.lock_all_skip_locked if skip_locked else self._sql.lock_all
-        rows = await rows_of(self._conn, statement, {"compose_ids": compose_ids})
+        with_tags = (self._sql.lock_all_skip_locked_with_tags if skip_locked
+                     else self._sql.lock_all_with_tags)
+        params: dict[str, Any] = {"compose_ids": compose_ids}
+        if tag_names and with_tags is not None and self._on_tags is not None:
+            params["tag_names"] = tag_names
+            rows = await rows_of(self._conn, with_tags, params)
+            if rows and rows[0].named_tags is not None:
+                self._on_tags(jsonio.loads(rows[0].named_tags))
+        else:
+            statement = self._sql.lock_all_skip_locked if skip_locked else self._sql.lock_all
+            rows = await rows_of(self._conn, statement, params)
         for row in rows:
             self._known.rows[row.pk] = row
             self._known.pks[row.compose_id] = row.pk

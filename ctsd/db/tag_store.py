@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Text, any_, bindparam, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.driver_rows import rows_of
@@ -49,6 +50,19 @@ _BY_NAME_OR_ID = (tags.c.name == bindparam("name")) | (tags.c.id == bindparam("i
 _TAG_BY_NAME = {False: _tag_with_permissions(_BY_NAME), True: _tag_with_gates(_BY_NAME)}
 _TAG_BY_NAME_OR_ID = {False: _tag_with_permissions(_BY_NAME_OR_ID),
                       True: _tag_with_gates(_BY_NAME_OR_ID)}
+
+
+# PostgreSQL: the tags named by the commands of a group or a batch, with their gates,
+# as one JSON array, read by the statement that locks their composes
+# (ctsd.db.compose_statements): a tag change then has no tag to read in a trip of its
+# own. Tags are not guarded by a compose's lock, so reading them at the start of the
+# locking statement is as current as reading them right after it.
+# As text: the driver and SQLAlchemy's usual path (ctsd.db.driver_rows) then agree.
+NAMED_TAGS_JSON = (
+    select(cast(func.json_agg(_tag_with_gates(
+        tags.c.name == any_(bindparam("tag_names", type_=ARRAY(tags.c.name.type))))
+        .subquery("named_tag").table_valued()), Text))
+    .scalar_subquery().label("named_tags"))
 
 
 def _gates_of_row(row: Any) -> dict[str, list[str]]:
@@ -96,7 +110,20 @@ class SqlTagStore:
             return None
         # A name match wins over an id match (tag names are never all digits anyway).
         by_name = [row for row in rows if row.name == str(id_or_name)]
-        rows = by_name or rows
+        return self._record_of(by_name or rows, with_gates=with_gates)
+
+    def know(self, named_tags: list[dict[str, Any]]) -> None:
+        """Tags read by name in this transaction by another statement (NAMED_TAGS_JSON,
+        one object per tag and permission): `get` answers them from here."""
+        rows_by_name: dict[str, list[Any]] = {}
+        for item in named_tags:
+            rows_by_name.setdefault(item["name"], []).append(SimpleNamespace(**item))
+        for name, rows in rows_by_name.items():
+            if name not in self._records:
+                self._records[name] = self._record_of(rows, with_gates=True)
+
+    def _record_of(self, rows: Sequence[Any], *, with_gates: bool) -> TagRecord:
+        """The tag of `rows` (its permission rows; one row of NULLs for none)."""
         if with_gates and self._on_gates is not None:
             self._on_gates(rows[0].id, _gates_of_row(rows[0]))
         perms: dict[tuple[str, str], set[str]] = {}

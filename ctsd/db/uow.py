@@ -94,7 +94,8 @@ class SqlUnitOfWork:
         await self._conn.begin()
         self.composes = SqlComposeStore(self._conn, self.now, self._respins,
                                         self._pending_changes.append,
-                                        lambda: self.auth_backend)
+                                        lambda: self.auth_backend,
+                                        on_tags=self._tags_read_with_locks)
         self.gates = SqlGateStore(self._conn)
         self.tags = SqlTagStore(self._conn, self.now, lambda: self.auth_backend,
                                 on_rename=self.composes.forget_tagged_answers,
@@ -104,6 +105,10 @@ class SqlUnitOfWork:
         self.removal_requests = SqlRemovalRequestStore(self._conn, self.now)
         self.contents = SqlContentsStore(self._conn, self.now)
         return self
+
+    def _tags_read_with_locks(self, found: list[dict[str, Any]]) -> None:
+        # The compose store exists before the tag store (which calls back into it).
+        self.tags.know(found)
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:

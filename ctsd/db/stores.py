@@ -56,13 +56,18 @@ def changes_compose(*, columns: bool) -> Callable[[Mutator], Mutator]:
     runs, what the transaction knew of that compose is forgotten (its locked row too
     when the method changes `composes` columns), and its stored answer is written anew
     at commit. The one place caches are invalidated: a new mutator only has to carry
-    this decorator."""
+    this decorator. A mutator that answers False changed nothing (a tag the compose
+    already had): its stored answer stays as it is, unless something else changed it."""
     def decorate(method: Mutator) -> Mutator:
         @functools.wraps(method)
         async def changing(self: SqlComposeStore, compose_pk: int, *args: Any,
                            **kwargs: Any) -> Any:
+            changed_before = compose_pk in self._known.changed
             self._known.forget(compose_pk, columns=columns)
-            return await method(self, compose_pk, *args, **kwargs)
+            result = await method(self, compose_pk, *args, **kwargs)
+            if result is False and not changed_before:
+                self._known.changed.discard(compose_pk)
+            return result
         return cast(Mutator, changing)
     return decorate
 

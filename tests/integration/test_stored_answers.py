@@ -175,3 +175,36 @@ async def test_no_driver_lookup_on_sqlite_and_none_that_fails_a_request(tmp_path
         assert await lookup.answer("any-1.0-20200526.0") is None
     finally:
         await lookup.close()
+
+
+async def test_a_change_already_in_effect_leaves_the_row_alone(pg_client, pg_url):
+    """Tagging a compose that has the tag, or untagging one without it, writes nothing:
+    PostgreSQL would give the row a new version (xmin) if its answer were stored again.
+    A NULL answer (a child was added) stays NULL and is answered live."""
+    client = pg_client
+    await create_tag(client, "qa-passed")
+    parent = (await import_compose(client, short="par"))["payload"]["compose"]["id"]
+    path = f"/api/1/composes/{parent}"
+
+    def row_version() -> tuple[str, Any]:
+        (row,) = read_database(pg_url, "SELECT xmin::text AS version, rendered FROM composes "
+                                       f"WHERE compose_id = '{parent}'")
+        return row.version, row.rendered
+
+    await patch(client, path, {"action": "tag", "tag": "qa-passed"})
+    tagged = row_version()
+    await patch(client, path, {"action": "tag", "tag": "qa-passed"})
+    assert row_version() == tagged
+    await patch(client, path, {"action": "untag", "tag": "qa-passed"})
+    untagged = row_version()
+    assert untagged != tagged
+    await patch(client, path, {"action": "untag", "tag": "qa-passed"})
+    assert row_version() == untagged
+
+    await import_compose(client, short="kid", parent_compose_ids=[parent])
+    assert row_version()[1] is None
+    await patch(client, path, {"action": "untag", "tag": "qa-passed"})
+    assert row_version()[1] is None
+    await patch(client, path, {"action": "tag", "tag": "qa-passed"})
+    stored = await assert_every_stored_answer_is_current(client, pg_url)
+    assert stored[parent] is not None and stored[parent]["tags"] == ["qa-passed"]

@@ -54,7 +54,7 @@ async def test_on_postgresql_the_gates_come_with_the_tag(pg_url):
     engine = create_write_engine(settings)
     statements = logged_statements(engine)
     try:
-        bus = CommandBus(engine, Roles(admins=frozenset({ADMIN.username})),
+        bus = CommandBus(engine, Roles(),
                          settings.topic_prefix)
         await _prepared(bus)
         await bus.execute(SetTagGates("qa-passed", ("installability-passed",), ()), ADMIN)

@@ -153,15 +153,16 @@ class CommandBus:
         transaction (or does not exist), and the group does not wait for it."""
         # Every command locks its compose first: take all those locks at once, in order.
         commands = [item.command for item in group]
-        named = set(_composes_named(commands))
-        locked = await uow.composes.lock_all(sorted(named), skip_locked=True,
+        named = _composes_named(commands)
+        locked = await uow.composes.lock_all(named, skip_locked=True,
                                              tag_names=_tags_named(commands))
+        held_elsewhere = set(named) - locked
         outcomes: list[Outcome | None] = []
         for index, item in enumerate(group):
             if item.final is not None:  # a kept answer, claimed by an earlier attempt
                 outcomes.append(item.final)
                 continue
-            if getattr(item.command, "compose_id", None) in named - locked:
+            if getattr(item.command, "compose_id", None) in held_elsewhere:
                 outcomes.append(None)
                 continue
             uow.begin_command(item.request.in_reply_to)

@@ -52,6 +52,8 @@ STATEMENTS = {
     "lock all": LOCK_COMPOSES, "lock all, skip locked": LOCK_COMPOSES_SKIP_LOCKED,
     "lock all (array)": LOCK_COMPOSES_ARRAY,
     "lock all (array), skip locked": LOCK_COMPOSES_ARRAY_SKIP_LOCKED,
+    "lock all (array) with tags": PG.lock_all_with_tags,
+    "lock all (array), skip locked, with tags": PG.lock_all_skip_locked_with_tags,
     "insert compose": INSERT_COMPOSE, "bump respin": PG.bump_counter,
     "claim then bump": PG.claim_then_bump, "tag": PG.add_tag_with_relations,
     "untag": PG.remove_tag_with_relations, "list page": _listing().forward,

@@ -29,15 +29,17 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
+    delete,
     func,
     insert,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from ctsd.db.engine import json_column_text
 from ctsd.db.rendering import STORE_ANSWER
-from ctsd.db.tables import compose_changes, composes, outbox
+from ctsd.db.tables import compose_changes, compose_tags, composes, outbox
 
 CHANGE_COLUMNS = ("compose_pk", "time", "action", "user", "message", "user_data",
                   "auth_backend")
@@ -115,6 +117,42 @@ def _group_flush_statement() -> Any:
 
 # PostgreSQL: any number of stored answers, history rows and outbox rows, in one statement.
 GROUP_FLUSH = _group_flush_statement()
+
+
+def _tag_changes_flush_statement() -> Any:
+    """GROUP_FLUSH, and the tag changes that waited for commit (SqlComposeStore's
+    `tag_changes_to_write`): rows added to and removed from compose_tags, answering how
+    many of each it wrote, for the unit of work to hold to what it expected."""
+    def pairs(prefix: str, name: str) -> Any:
+        return func.unnest(_array(f"{prefix}_pks", Integer), _array(f"{prefix}_ids", Integer)) \
+            .table_valued(column("compose_pk", Integer), column("tag_id", Integer)) \
+            .render_derived(name)
+    adding = pairs("tags_added", "ta")
+    added = (postgresql.insert(compose_tags)
+             .from_select(["compose_pk", "tag_id"], select(adding.c.compose_pk, adding.c.tag_id))
+             .on_conflict_do_nothing().returning(compose_tags.c.tag_id).cte("added"))
+    removing = pairs("tags_removed", "tr")
+    removed = (delete(compose_tags)
+               .where(compose_tags.c.compose_pk == removing.c.compose_pk,
+                      compose_tags.c.tag_id == removing.c.tag_id)
+               .returning(compose_tags.c.tag_id).cte("removed"))
+    flush = GROUP_FLUSH.cte("flushed")
+    return select(select(func.count()).select_from(added).scalar_subquery().label("added"),
+                  select(func.count()).select_from(removed).scalar_subquery()
+                  .label("removed")).add_cte(flush)
+
+
+# PostgreSQL: GROUP_FLUSH with tag changes (a group of HTTP tag changes: its one write).
+GROUP_FLUSH_WITH_TAG_CHANGES = _tag_changes_flush_statement()
+
+
+def tag_changes_params(added: list[tuple[int, int]],
+                       removed: list[tuple[int, int]]) -> dict[str, Any]:
+    """GROUP_FLUSH_WITH_TAG_CHANGES's parameters beside group_flush_params'."""
+    return {"tags_added_pks": [pk for pk, _ in added],
+            "tags_added_ids": [tag_id for _, tag_id in added],
+            "tags_removed_pks": [pk for pk, _ in removed],
+            "tags_removed_ids": [tag_id for _, tag_id in removed]}
 
 
 def group_flush_params(changes: list[dict[str, Any]], events: list[dict[str, Any]],

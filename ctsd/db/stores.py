@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ctsd import jsonio
 from ctsd.db.compose_statements import INSERT_COMPOSE, LOCK_COMPOSE, statements
 from ctsd.db.driver_rows import rows_of
+from ctsd.db.known_composes import KnownComposes, changes_compose
 from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
 from ctsd.db.representation import (
     compose_representations,
@@ -22,54 +22,8 @@ from ctsd.db.representation import (
 )
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.tables import compose_changes, compose_parents, composes
+from ctsd.db.waiting_tag_changes import TagPairs, WaitingTagChanges
 from handlers.ports import ComposeRef, RespinGrant
-
-Mutator = TypeVar("Mutator", bound=Callable[..., Awaitable[Any]])
-
-
-class _KnownComposes:
-    """What this transaction already knows of composes, so it need not ask again.
-
-    `representations`: representations not changed since they were built (a command
-    that announces a change and then answers it reads the compose once). `rows`: rows
-    read by locking, valid until a column changes. Only `forget` removes entries, and
-    only the `changes_compose` decorator calls it.
-    """
-
-    def __init__(self) -> None:
-        self.representations: dict[int, dict[str, Any]] = {}
-        self.rows: dict[int, Any] = {}
-        self.pks: dict[str, int] = {}
-        # Composes this transaction changed, whose stored answer is written at commit
-        # (ctsd.db.rendering).
-        self.changed: set[int] = set()
-
-    def forget(self, compose_pk: int, *, columns: bool) -> None:
-        self.representations.pop(compose_pk, None)
-        self.changed.add(compose_pk)
-        if columns:
-            self.rows.pop(compose_pk, None)
-
-
-def changes_compose(*, columns: bool) -> Callable[[Mutator], Mutator]:
-    """Mark a store method that changes the compose its first argument names: before it
-    runs, what the transaction knew of that compose is forgotten (its locked row too
-    when the method changes `composes` columns), and its stored answer is written anew
-    at commit. The one place caches are invalidated: a new mutator only has to carry
-    this decorator. A mutator that answers False changed nothing (a tag the compose
-    already had): its stored answer stays as it is, unless something else changed it."""
-    def decorate(method: Mutator) -> Mutator:
-        @functools.wraps(method)
-        async def changing(self: SqlComposeStore, compose_pk: int, *args: Any,
-                           **kwargs: Any) -> Any:
-            changed_before = compose_pk in self._known.changed
-            self._known.forget(compose_pk, columns=columns)
-            result = await method(self, compose_pk, *args, **kwargs)
-            if result is False and not changed_before:
-                self._known.changed.discard(compose_pk)
-            return result
-        return cast(Mutator, changing)
-    return decorate
 
 
 class SqlComposeStore:
@@ -90,7 +44,9 @@ class SqlComposeStore:
         self._sql = statements(conn.dialect.name)
         # Respins taken in their own transactions, to give back if this one rolls back.
         self.allocated: list[tuple[str, int]] = []
-        self._known = _KnownComposes()
+        self._known = KnownComposes()
+        # Tag changes that wait for commit (lock_all's `tag_changes_at_commit`).
+        self._waiting = WaitingTagChanges()
         # Set by the command bus for an import that may have a kept answer
         # (ctsd.db.kept_answers.KeptAnswerClaim.parameters); the allocation claims it.
         self.kept_answer_claim: dict[str, Any] | None = None
@@ -161,11 +117,20 @@ class SqlComposeStore:
         (ctsd.db.rendering), and what this transaction knew of them forgotten."""
         for pk in compose_pks:
             self._known.representations.pop(pk, None)
+            self._known.answers.pop(pk, None)
         await self._conn.execute(FORGET_ANSWERS, {"pks": sorted(compose_pks)})
+
+    async def forget_stored_answers(self, compose_pks: list[int]) -> None:
+        """Clear these composes' stored answers: GET builds them live until a change
+        stores them again."""
+        await self._forget_answers(compose_pks)
 
     async def forget_tagged_answers(self, tag_id: int) -> None:
         """A tag was renamed: the answers of the composes carrying it are stale."""
         self._known.representations.clear()
+        self._known.answers.clear()
+        self._waiting.names.clear()
+        await self.write_tag_changes()  # the statement below reads compose_tags
         await self._conn.execute(FORGET_TAGGED_ANSWERS, {"tag_id": tag_id})
 
     async def answers_to_store(self) -> list[dict[str, Any]]:
@@ -191,13 +156,20 @@ class SqlComposeStore:
         return ComposeRef(row.pk, row.compose_id, row.compose_url)
 
     async def lock_all(self, compose_ids: list[str], *, skip_locked: bool = False,
-                       tag_names: list[str] | None = None) -> set[str]:
+                       tag_names: list[str] | None = None,
+                       tag_changes_at_commit: bool = False) -> set[str]:
         """Lock these composes now, in one statement; lock() then answers from what this
         read. Unknown ids are left out (lock() reports them), and with `skip_locked`
         those another transaction holds too. The ids locked.
 
         On PostgreSQL the same statement reads the tags named `tag_names` (the tags the
-        commands will change) for `on_tags`, unless it locked nothing."""
+        commands will change) for `on_tags`, unless it locked nothing. With
+        `tag_changes_at_commit` changes of these tags on these composes are not sent
+        until commit, where the unit of work writes them with its other rows
+        (`tag_changes_to_write`): a tag change then costs no round trip of its own.
+        Only for commands that read no compose's tags but through this store (imports,
+        tag changes, URLs): the store writes the waiting changes before it reads tags
+        itself."""
         if not compose_ids:
             return set()
         with_tags = (self._sql.lock_all_skip_locked_with_tags if skip_locked
@@ -207,13 +179,18 @@ class SqlComposeStore:
             params["tag_names"] = tag_names
             rows = await rows_of(self._conn, with_tags, params)
             if rows and rows[0].named_tags is not None:
-                self._on_tags(jsonio.loads(rows[0].named_tags))
+                named = jsonio.loads(rows[0].named_tags)
+                self._on_tags(named)
+                if tag_changes_at_commit:
+                    self._waiting.names.update((tag["id"], tag["name"]) for tag in named)
         else:
             statement = self._sql.lock_all_skip_locked if skip_locked else self._sql.lock_all
             rows = await rows_of(self._conn, statement, params)
         for row in rows:
             self._known.rows[row.pk] = row
             self._known.pks[row.compose_id] = row.pk
+            if row.rendered is not None and row.pk not in self._known.changed:
+                self._known.answers[row.pk] = row.rendered
         return set(self._known.pks) & set(compose_ids)
 
     async def add_tag(self, compose_pk: int, tag_id: int) -> bool:
@@ -222,8 +199,30 @@ class SqlComposeStore:
     async def remove_tag(self, compose_pk: int, tag_id: int) -> bool:
         return await self._change_tag(compose_pk, tag_id, added=False)
 
-    @changes_compose(columns=False)
     async def _change_tag(self, compose_pk: int, tag_id: int, *, added: bool) -> bool:
+        current = (self._known.current(compose_pk) if tag_id in self._waiting.names
+                   else None)
+        if current is None:
+            await self.write_tag_changes()  # the statement below reads compose_tags
+            return await self._change_tag_now(compose_pk, tag_id, added=added)
+        after = self._waiting.change(compose_pk, tag_id, current, added=added)
+        if after is None:
+            return False  # already in effect: nothing to write, the answer stands
+        self._known.representations[compose_pk] = after
+        self._known.changed.add(compose_pk)
+        return True
+
+    def tag_changes_to_write(self) -> tuple[TagPairs, TagPairs]:
+        """The tag changes waiting for commit (ctsd.db.waiting_tag_changes), as rows to
+        add to and to remove from compose_tags; the unit of work writes them."""
+        return self._waiting.take()
+
+    async def write_tag_changes(self) -> None:
+        """Write the tag changes waiting for commit now."""
+        await self._waiting.write_now(self._conn, self._sql.add_tag, self._sql.remove_tag)
+
+    @changes_compose(columns=False)
+    async def _change_tag_now(self, compose_pk: int, tag_id: int, *, added: bool) -> bool:
         params = {"compose_pk": compose_pk, "tag_id": tag_id}
         with_relations = (self._sql.add_tag_with_relations if added
                           else self._sql.remove_tag_with_relations)
@@ -281,8 +280,10 @@ class SqlComposeStore:
 
     async def representation(self, compose_pk: int) -> dict[str, Any]:
         known = self._known
-        if compose_pk in known.representations:
-            return known.representations[compose_pk]
+        current = known.current(compose_pk)
+        if current is not None:
+            return current
+        await self.write_tag_changes()  # the queries below read compose_tags
         if compose_pk in known.rows:
             (found,) = await represent_rows(self._conn, [known.rows[compose_pk]])
         else:

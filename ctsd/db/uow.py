@@ -19,12 +19,14 @@ from ctsd.db.flush_statements import (
     CHANGE_ROW,
     EVENT_ROW,
     GROUP_FLUSH,
+    GROUP_FLUSH_WITH_TAG_CHANGES,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
     change_params,
     event_params,
     group_flush_params,
     single_flush_params,
+    tag_changes_params,
 )
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
@@ -35,6 +37,7 @@ from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import processed_messages
 from ctsd.db.tag_store import SqlTagStore
+from ctsd.db.waiting_tag_changes import check_written
 from ctsd.observability.tracing import outbox_traceparent
 
 if TYPE_CHECKING:
@@ -192,9 +195,17 @@ class SqlUnitOfWork:
     async def _flush(self) -> None:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
         answers = await self.composes.answers_to_store()
-        if not (changes or events or answers):
+        tags_added, tags_removed = self.composes.tag_changes_to_write()
+        if not (changes or events or answers or tags_added or tags_removed):
             return
-        if conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
+        if tags_added or tags_removed:
+            # Tag changes that waited for commit (PostgreSQL only: SqlComposeStore.lock_all)
+            # go with the rest: a group of tag changes writes in this one statement.
+            (written,) = await rows_of(conn, GROUP_FLUSH_WITH_TAG_CHANGES, {
+                **group_flush_params(changes, events, answers),
+                **tag_changes_params(tags_added, tags_removed)})
+            check_written(tags_added, tags_removed, written)
+        elif conn.dialect.name == "postgresql" and len(changes) == 1 and len(events) == 1 \
                 and len(answers) <= 1:
             # One history row, one event and the changed compose's answer (an import
             # stores its own with the INSERT): what almost every command writes, in one

@@ -26,6 +26,7 @@ from ctsd.db.flush_statements import (
     EVENT_COLUMNS,
     EVENT_ROW,
     GROUP_FLUSH,
+    GROUP_FLUSH_WITH_TAG_CHANGES,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
     group_flush_params,
@@ -46,7 +47,8 @@ def _listing() -> Any:
 PG = statements("postgresql")
 STATEMENTS = {
     "single flush": SINGLE_FLUSH, "single flush with answer": SINGLE_FLUSH_WITH_ANSWER,
-    "group flush": GROUP_FLUSH, "group history rows": CHANGE_ROW, "group outbox rows": EVENT_ROW,
+    "group flush": GROUP_FLUSH, "group flush with tag changes": GROUP_FLUSH_WITH_TAG_CHANGES,
+    "group history rows": CHANGE_ROW, "group outbox rows": EVENT_ROW,
     "store answer": STORE_ANSWER, "forget answers": FORGET_ANSWERS,
     "forget tagged answers": FORGET_TAGGED_ANSWERS, "lock": LOCK_COMPOSE,
     "lock all": LOCK_COMPOSES, "lock all, skip locked": LOCK_COMPOSES_SKIP_LOCKED,

@@ -57,8 +57,8 @@ class Settings:
     # (ctsd.group_commit).
     group_commit: bool = True
     # How many group transactions one process runs at once: more hides round trips
-    # when the machine has CPU to spare, fewer makes bigger groups when it has not.
-    group_commit_transactions: int = 2
+    # when the machine has CPU to spare, fewer makes bigger groups (see config/ctsd.toml).
+    group_commit_transactions: int = 1
     http_host: str = "127.0.0.1"
     http_port: int = 5005
     http_workers: int = 1

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine, create_write_engine
 from ctsd.db.representation import representation_of
 from ctsd.db.uow import SqlUnitOfWork
+from ctsd.db.waiting_tag_changes import StaleStoredAnswer
 from ctsd.jsonio import dumps, loads
 from ctsd.service import BusCommand, CommandBus
 from handlers.commands import (
@@ -183,17 +185,21 @@ async def test_a_batch_of_tag_changes_and_urls_writes_tags_at_commit(pg_url):
             and "INSERT INTO outbox" not in sql], "the first tag was written before the read"
 
 
+async def _make_the_stored_answer_lie(bus: CommandBus, url: str, compose_id: str) -> None:
+    """compose_tags says the compose is nightly; its stored answer will say it is not."""
+    rows = read_database(url, "SELECT pk, rendered FROM composes WHERE compose_id = "
+                              f"'{compose_id}'")
+    lying = {**loads(rows[0].rendered), "tags": []}
+    async with SqlUnitOfWork(bus.engine, bus.topic_prefix) as uow:
+        await uow.connection.execute(
+            text("UPDATE composes SET rendered = :answer WHERE pk = :pk"),
+            {"answer": dumps(lying).decode(), "pk": rows[0].pk})
+        await uow.connection.commit()
+
+
 async def test_a_stored_answer_that_lied_is_caught_and_the_group_runs_alone(pg_url, caplog):
     async with _grouping_bus(pg_url) as (bus, _):
-        # compose_tags says compose 0 is nightly; make its stored answer say it is not.
-        rows = read_database(pg_url, "SELECT pk, rendered FROM composes WHERE compose_id = "
-                                     f"'{_compose_id(0)}'")
-        lying = {**loads(rows[0].rendered), "tags": []}
-        async with SqlUnitOfWork(bus.engine, bus.topic_prefix) as uow:
-            await uow.connection.execute(
-                text("UPDATE composes SET rendered = :answer WHERE pk = :pk"),
-                {"answer": dumps(lying).decode(), "pk": rows[0].pk})
-            await uow.connection.commit()
+        await _make_the_stored_answer_lie(bus, pg_url, _compose_id(0))
         with caplog.at_level(logging.ERROR, logger="ctsd.service"):
             (outcome,) = await _in_one_group(bus, [TagCompose(_compose_id(0), "nightly")])
     # Run alone, the tag change asked compose_tags: already there, nothing changed.
@@ -201,4 +207,25 @@ async def test_a_stored_answer_that_lied_is_caught_and_the_group_runs_alone(pg_u
     assert _compose_tags_of(pg_url)[_compose_id(0)] == ["nightly"]
     assert _history(pg_url, _compose_id(0)) == ["created", "tagged"]
     assert "were stale, now cleared: tag changes at commit wrote 0 of 1" in caplog.text
+    await _assert_stored_answers_are_live(pg_url)
+
+
+async def test_a_batch_that_meets_a_lying_answer_fails_and_clears_it(pg_url):
+    async with _grouping_bus(pg_url) as (bus, _):
+        await _make_the_stored_answer_lie(bus, pg_url, _compose_id(0))
+        batch = [BusCommand(TagCompose(_compose_id(1), "broken"), ADMIN, "m-1"),
+                 BusCommand(TagCompose(_compose_id(0), "nightly"), ADMIN, "m-2")]
+        with pytest.raises(StaleStoredAnswer):
+            await bus.execute_batch(batch)
+        assert _compose_tags_of(pg_url) == {_compose_id(0): ["nightly"]}, "rolled back"
+        answers = {row.compose_id: row.rendered for row in read_database(
+            pg_url, "SELECT compose_id, rendered FROM composes")}
+        # The commit's counts cannot tell which compose's answer lied: those of every
+        # compose whose tags it changed are cleared; the others keep theirs.
+        assert answers[_compose_id(0)] is None and answers[_compose_id(1)] is None
+        assert answers[_compose_id(2)] is not None and answers[_compose_id(3)] is not None
+        # The consumer then applies the messages one by one (ctsd.consumer.runner).
+        outcomes = [await bus.execute(item.command, item.actor, message_id=item.message_id)
+                    for item in batch]
+    assert [outcome.body["tags"] for outcome in outcomes] == [["broken"], ["nightly"]]
     await _assert_stored_answers_are_live(pg_url)

@@ -72,9 +72,10 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
     (ctsd.group_commit); `ctsd serve` asks for it when [database] group_commit is on.
     """
     engine = create_write_engine(settings)
-    # SQLite: the write engine has one connection (writes queue in the process), so
-    # reads get a pool of their own. PostgreSQL: one pool for both.
-    reads = create_engine(settings) if settings.is_sqlite else engine
+    # Reads get a pool of their own. SQLite: the write engine has one connection
+    # (writes queue in the process). PostgreSQL: the write engine's connections plan
+    # generically, which suits the write path's statements and not list queries.
+    reads = create_engine(settings)
     allocator = None if gapless_respins else create_allocator_engine(settings)
     respins = respins_for(allocator)
     try:
@@ -90,8 +91,7 @@ async def open_write_path(settings: Settings, *, gapless_respins: bool = False,
             yield WritePath(bus, read_only(reads))
     finally:
         await engine.dispose()
-        if reads is not engine:
-            await reads.dispose()
+        await reads.dispose()
         await respins.dispose()  # the allocator's pools, if it has any
 
 

@@ -19,6 +19,7 @@ from ctsd import jsonio
 from ctsd.db import kept_answers
 from ctsd.db.compose_statements import statements
 from ctsd.db.driver_statements import DriverStatement, driver_pool
+from ctsd.db.engine import GENERIC_PLANS
 from ctsd.db.respin_release import unused_counter_deletion
 from ctsd.db.tables import respin_counters
 
@@ -102,7 +103,8 @@ class SeparateTransactionRespins:
         """The allocation on asyncpg's pool (ctsd.db.driver_statements): a third of an
         import's CPU went to SQLAlchemy's pool and execution layer around it."""
         if self._pool is None:
-            self._pool = await driver_pool(self.engine.url, 4, {"synchronous_commit": "off"})
+            self._pool = await driver_pool(self.engine.url, 4,
+                                           {"synchronous_commit": "off", **GENERIC_PLANS})
         statement = self._claim_then_bump if claim else self._bump
         return await self._pool.fetchrow(statement.sql, *statement.arguments(params))
 

@@ -47,9 +47,13 @@ def is_outage(exc: BaseException) -> bool:
     (refused or lost connection, pool exhausted, shutting down or starting up)."""
     if is_data_error(exc):
         return False  # asyncpg's DataError is also an InterfaceError
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError
-                  | OSError | TimeoutError | asyncpg.InterfaceError
-                  | asyncpg.PostgresConnectionError):
+    # The driver's own error too: a statement sent on the driver (ctsd.db.driver_rows)
+    # that finds its connection closed raises SQLAlchemy's asyncpg adapter's error,
+    # which is no sa_exc class, from asyncpg's.
+    if any(isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError
+                      | sa_exc.TimeoutError | OSError | TimeoutError | asyncpg.InterfaceError
+                      | asyncpg.PostgresConnectionError)
+           for error in _driver_errors(exc)):
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True

@@ -14,7 +14,9 @@ from sqlalchemy import text
 
 from ctsd.api.app import create_app
 from ctsd.config import Settings
-from ctsd.db.engine import create_engine
+from ctsd.db.compose_statements import LOCK_COMPOSE
+from ctsd.db.driver_rows import rows_of
+from ctsd.db.engine import create_engine, create_write_engine
 from ctsd.db.errors import is_data_error, is_outage
 from tests.conftest import compose_info
 
@@ -93,6 +95,23 @@ async def test_a_refused_connection_is_an_outage():
     finally:
         await engine.dispose()
     assert is_outage(raised.value) and not is_data_error(raised.value)
+
+
+async def test_a_closed_connection_met_on_the_driver_is_an_outage(pg_url):
+    """A statement sent on the driver (ctsd.db.driver_rows) that finds its connection
+    closed (the database went away while it sat in the pool) raises the asyncpg
+    adapter's own error: still an outage (503), not a bug (500)."""
+    engine = create_write_engine(Settings(database_url=pg_url))
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.close()
+            await conn.begin()
+            with pytest.raises(Exception) as raised:
+                await rows_of(conn, LOCK_COMPOSE, {"compose_id": "x-1-20200101.0"})
+    finally:
+        await engine.dispose()
+    assert is_outage(raised.value) and not is_data_error(raised.value), repr(raised.value)
 
 
 async def test_logged_database_errors_carry_no_parameters(pg_url):

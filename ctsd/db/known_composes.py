@@ -20,7 +20,7 @@ class KnownComposes:
     read by locking, valid until a column changes. `answers`: the stored answers of
     locked rows (`current` turns one into a representation). Entries go when the
     compose changes (`forget`, called only by the `changes_compose` decorator) or when
-    another change alters its answer (the store's `_forget_answers`).
+    another change alters its answer (the store's `forget_stored_answers`).
     """
 
     def __init__(self) -> None:

@@ -95,7 +95,7 @@ class SqlComposeStore:
         if known is None:
             self._known.changed.add(pk)
             assert respin_of_pk is not None
-            await self._forget_answers([respin_of_pk])  # it gains a respun_by entry
+            await self.forget_stored_answers([respin_of_pk])  # it gains a respun_by entry
         else:
             self._known.representations[pk] = known
         return pk
@@ -110,20 +110,16 @@ class SqlComposeStore:
             compose_parents.insert(),
             [{"child_pk": child_pk, "parent_pk": pk} for pk in parent_pks],
         )
-        await self._forget_answers(parent_pks)  # each gains a child
+        await self.forget_stored_answers(parent_pks)  # each gains a child
 
-    async def _forget_answers(self, compose_pks: list[int]) -> None:
-        """Composes whose answer another change altered: stored answers set to NULL
-        (ctsd.db.rendering), and what this transaction knew of them forgotten."""
+    async def forget_stored_answers(self, compose_pks: list[int]) -> None:
+        """Composes whose answer another change altered (or that may be stale): stored
+        answers set to NULL (ctsd.db.rendering), so GET builds them live until a change
+        stores them again, and what this transaction knew of them forgotten."""
         for pk in compose_pks:
             self._known.representations.pop(pk, None)
             self._known.answers.pop(pk, None)
         await self._conn.execute(FORGET_ANSWERS, {"pks": sorted(compose_pks)})
-
-    async def forget_stored_answers(self, compose_pks: list[int]) -> None:
-        """Clear these composes' stored answers: GET builds them live until a change
-        stores them again."""
-        await self._forget_answers(compose_pks)
 
     async def forget_tagged_answers(self, tag_id: int) -> None:
         """A tag was renamed: the answers of the composes carrying it are stale."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ctsd.bootstrap import roles_from
 from ctsd.config import Settings
 from ctsd.db.engine import create_engine as create_async_engine
+from ctsd.db.engine import create_write_engine
 from ctsd.db.tables import outbox
 from ctsd.service import CommandBus
-from handlers.identity import Actor
+from handlers.identity import Actor, Roles
 from tests.conftest import service_missing
 
 AMQP_URL = os.environ.get("CTS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -87,14 +88,36 @@ async def command_bus(settings: Settings) -> AsyncIterator[CommandBus]:
 
 
 def logged_statements(engine: AsyncEngine) -> list[str]:
-    """Every statement the engine's connections send from now on, as asyncpg logs them:
-    some statements of the write path go on the driver itself (ctsd.db.driver_rows),
-    where SQLAlchemy's execute events do not see them."""
+    """Every statement the engine's connections send from now on (PostgreSQL): those
+    sent on the driver itself (ctsd.db.driver_rows), which SQLAlchemy's execute events
+    do not see, as asyncpg logs them, and SQLAlchemy's own, which go on prepared
+    statements that asyncpg does not log."""
     statements: list[str] = []
     event.listen(engine.sync_engine, "connect",
                  lambda _dbapi, record: record.driver_connection.add_query_logger(
                      lambda logged: statements.append(logged.query)))
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _conn, _cursor, sql, *_: statements.append(sql))
     return statements
+
+
+@asynccontextmanager
+async def grouping_bus(url: str, prepare: Callable[[CommandBus], Awaitable[None]]
+                       ) -> AsyncIterator[tuple[CommandBus, list[str]]]:
+    """A command bus with group commit (one group transaction at a time) on the write
+    engine, the database prepared by `prepare`, and the statements it sends from then
+    on (PostgreSQL; none logged on SQLite)."""
+    settings = Settings(database_url=url)
+    engine = create_write_engine(settings)
+    statements = logged_statements(engine) if url.startswith("postgresql") else []
+    try:
+        bus = CommandBus(engine, Roles(), settings.topic_prefix,
+                         group_commit=True, group_transactions=1)
+        await prepare(bus)
+        statements.clear()
+        yield bus, statements
+    finally:
+        await engine.dispose()
 
 
 def outbox_rows(url: str) -> list[Any]:

@@ -7,13 +7,10 @@ batch is seen as it is now."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from ctsd.config import Settings
-from ctsd.db.engine import create_write_engine
 from ctsd.service import BusCommand, CommandBus
 from handlers.commands import (
     ChangeTagPermission,
@@ -24,9 +21,9 @@ from handlers.commands import (
     UntagCompose,
 )
 from handlers.errors import Conflict, Forbidden, InvalidInput
-from handlers.identity import Actor, Roles
+from handlers.identity import Actor
 from tests.conftest import compose_info
-from tests.relaying import ADMIN, logged_statements
+from tests.relaying import ADMIN, grouping_bus
 
 TAGGER = Actor("tester")
 STRANGER = Actor("stranger")
@@ -36,26 +33,19 @@ def _compose_id(n: int) -> str:
     return f"rt{n}-1.0-20200526.0"
 
 
-@asynccontextmanager
-async def _grouping_bus(url: str) -> AsyncIterator[tuple[CommandBus, list[str]]]:
-    settings = Settings(database_url=url)
-    engine = create_write_engine(settings)
-    statements = logged_statements(engine) if url.startswith("postgresql") else []
-    try:
-        bus = CommandBus(engine, Roles(),
-                         settings.topic_prefix, group_commit=True, group_transactions=1)
-        for n in range(8):
-            await bus.execute(ImportCompose(compose_info(short=f"rt{n}")), ADMIN)
-        for name in ("installability-passed", "qa-passed", "broken"):
-            await bus.execute(CreateTag(name, "d", "https://docs"), ADMIN)
-        await bus.execute(ChangeTagPermission("qa-passed", "add_tagger", "tester"), ADMIN)
-        await bus.execute(ChangeTagPermission("broken", "add_tagger", "tester"), ADMIN)
-        await bus.execute(SetTagGates("qa-passed", ("installability-passed",), ()), ADMIN)
-        await bus.execute(TagCompose(_compose_id(0), "installability-passed"), ADMIN)
-        statements.clear()
-        yield bus, statements
-    finally:
-        await engine.dispose()
+async def _prepare(bus: CommandBus) -> None:
+    for n in range(8):
+        await bus.execute(ImportCompose(compose_info(short=f"rt{n}")), ADMIN)
+    for name in ("installability-passed", "qa-passed", "broken"):
+        await bus.execute(CreateTag(name, "d", "https://docs"), ADMIN)
+    await bus.execute(ChangeTagPermission("qa-passed", "add_tagger", "tester"), ADMIN)
+    await bus.execute(ChangeTagPermission("broken", "add_tagger", "tester"), ADMIN)
+    await bus.execute(SetTagGates("qa-passed", ("installability-passed",), ()), ADMIN)
+    await bus.execute(TagCompose(_compose_id(0), "installability-passed"), ADMIN)
+
+
+def _grouping_bus(url: str) -> AbstractAsyncContextManager[tuple[CommandBus, list[str]]]:
+    return grouping_bus(url, _prepare)
 
 
 def _tag_reads(statements: list[str]) -> list[str]:

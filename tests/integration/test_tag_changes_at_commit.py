@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from ctsd.config import Settings
-from ctsd.db.engine import create_engine, create_write_engine
+from ctsd.db.engine import create_engine
 from ctsd.db.representation import representation_of
 from ctsd.db.uow import SqlUnitOfWork
 from ctsd.db.waiting_tag_changes import StaleStoredAnswer
@@ -32,37 +31,27 @@ from handlers.commands import (
     UntagCompose,
 )
 from handlers.errors import Conflict
-from handlers.identity import Roles
 from tests.conftest import compose_info, read_database
-from tests.relaying import ADMIN, logged_statements
+from tests.integration.consumer_harness import history
+from tests.relaying import ADMIN, grouping_bus
 
 
 def _compose_id(n: int) -> str:
     return f"tc{n}-1.0-20200526.0"
 
 
-@asynccontextmanager
-async def _grouping_bus(url: str) -> AsyncIterator[tuple[CommandBus, list[str]]]:
-    settings = Settings(database_url=url)
-    engine = create_write_engine(settings)
-    statements = logged_statements(engine)
-    # SQLAlchemy's own statements go on prepared statements, which asyncpg does not log.
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda _conn, _cursor, sql, *_: statements.append(sql))
-    try:
-        bus = CommandBus(engine, Roles(), settings.topic_prefix,
-                         group_commit=True, group_transactions=1)
-        for n in range(4):
-            await bus.execute(ImportCompose(compose_info(short=f"tc{n}")), ADMIN)
-        for name in ("installability-passed", "qa-passed", "broken", "nightly"):
-            await bus.execute(CreateTag(name, "d", "https://docs"), ADMIN)
-        await bus.execute(SetTagGates("qa-passed", ("installability-passed",), ("broken",)),
-                          ADMIN)
-        await bus.execute(TagCompose(_compose_id(0), "nightly"), ADMIN)
-        statements.clear()
-        yield bus, statements
-    finally:
-        await engine.dispose()
+async def _prepare(bus: CommandBus) -> None:
+    for n in range(4):
+        await bus.execute(ImportCompose(compose_info(short=f"tc{n}")), ADMIN)
+    for name in ("installability-passed", "qa-passed", "broken", "nightly"):
+        await bus.execute(CreateTag(name, "d", "https://docs"), ADMIN)
+    await bus.execute(SetTagGates("qa-passed", ("installability-passed",), ("broken",)),
+                      ADMIN)
+    await bus.execute(TagCompose(_compose_id(0), "nightly"), ADMIN)
+
+
+def _grouping_bus(url: str) -> AbstractAsyncContextManager[tuple[CommandBus, list[str]]]:
+    return grouping_bus(url, _prepare)
 
 
 async def _in_one_group(bus: CommandBus, commands: list[Any]) -> list[Any]:
@@ -94,13 +83,6 @@ async def _assert_stored_answers_are_live(url: str) -> None:
         await engine.dispose()
 
 
-def _history(url: str, compose_id: str) -> list[str]:
-    rows = read_database(url, "SELECT ch.action FROM compose_changes ch JOIN composes c "
-                              "ON c.pk = ch.compose_pk WHERE c.compose_id = "
-                              f"'{compose_id}' ORDER BY ch.id")
-    return [row.action for row in rows]
-
-
 async def test_a_group_writes_its_tag_changes_in_its_one_write(pg_url):
     async with _grouping_bus(pg_url) as (bus, statements):
         results = await _in_one_group(bus, [
@@ -120,8 +102,8 @@ async def test_a_group_writes_its_tag_changes_in_its_one_write(pg_url):
         _compose_id(0): ["installability-passed", "qa-passed"],
         _compose_id(1): ["broken"], _compose_id(2): ["nightly"]}
     await _assert_stored_answers_are_live(pg_url)
-    assert _history(pg_url, _compose_id(0))[-3:] == ["tagged", "tagged", "untagged"]
-    assert _history(pg_url, _compose_id(2))[-1:] == ["tagged"]
+    assert history(pg_url, _compose_id(0))[-3:] == ["tagged", "tagged", "untagged"]
+    assert history(pg_url, _compose_id(2))[-1:] == ["tagged"]
     # No statement of its own changes compose_tags: only the group's commit write does.
     writes = [sql for sql in statements if "INTO compose_tags" in sql
               or "DELETE FROM compose_tags" in sql]
@@ -147,8 +129,8 @@ async def test_a_tag_added_and_removed_in_one_group_writes_no_tag_row(pg_url):
         ["installability-passed"], ["broken"], [], [], ["nightly"]]
     assert _compose_tags_of(pg_url) == {_compose_id(0): ["nightly"],
                                         _compose_id(3): ["installability-passed"]}
-    assert _history(pg_url, _compose_id(1)) == ["created", "tagged", "untagged"]
-    assert _history(pg_url, _compose_id(0))[-2:] == ["untagged", "tagged"]
+    assert history(pg_url, _compose_id(1)) == ["created", "tagged", "untagged"]
+    assert history(pg_url, _compose_id(0))[-2:] == ["untagged", "tagged"]
     await _assert_stored_answers_are_live(pg_url)
     # Untagged and tagged again in one group: its row is the one it had before.
     versions_after = _tag_row_versions(pg_url)
@@ -205,7 +187,7 @@ async def test_a_stored_answer_that_lied_is_caught_and_the_group_runs_alone(pg_u
     # Run alone, the tag change asked compose_tags: already there, nothing changed.
     assert outcome.body["tags"] == ["nightly"]
     assert _compose_tags_of(pg_url)[_compose_id(0)] == ["nightly"]
-    assert _history(pg_url, _compose_id(0)) == ["created", "tagged"]
+    assert history(pg_url, _compose_id(0)) == ["created", "tagged"]
     assert "were stale, now cleared: tag changes at commit wrote 0 of 1" in caplog.text
     await _assert_stored_answers_are_live(pg_url)
 

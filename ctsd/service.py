@@ -24,12 +24,18 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
+from ctsd.allocations_ahead import AllocationsAhead
 from ctsd.db import idempotency, kept_answers
 from ctsd.db.errors import is_outage
 from ctsd.db.failures import is_transient
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import KeptAnswerClaim
-from ctsd.db.respins import InTransactionRespins, RespinAllocator
+from ctsd.db.respins import (
+    AllocatedAhead,
+    InTransactionRespins,
+    RespinAllocator,
+    SeparateTransactionRespins,
+)
 from ctsd.db.uow import SqlUnitOfWork
 from ctsd.db.waiting_tag_changes import StaleStoredAnswer
 from ctsd.group_commit import GroupCommitter, Grouped, GroupFailed
@@ -78,6 +84,8 @@ class Request:
     # The bus message this command answers, and that message's dedup id.
     in_reply_to: str | None = None
     message_id: str | None = None
+    # An import's respin (and pk) allocated before its transaction (AllocatedAhead).
+    allocated_ahead: AllocatedAhead | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,9 @@ class CommandBus:
         self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone,
                                        max_transactions=self.group_transactions)
                         if self.group_commit else None)
+        # Imports allocated on arrival, where groups run on the separate allocator.
+        self._ahead = (AllocationsAhead(self.respins, self.roles) if self.group_commit
+                       and isinstance(self.respins, SeparateTransactionRespins) else None)
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
@@ -130,12 +141,24 @@ class CommandBus:
         kept = (KeptAnswerClaim(actor.username, lost_answer_of)
                 if lost_answer_of is not None else None)
         request = Request(idempotency, kept, in_reply_to, message_id)
+        if (self._groups is None or message_id is not None
+                or not isinstance(command, GROUPED_COMMANDS)):
+            return await self._run_alone(Grouped(command, actor, request))
+        ahead = None
+        if self._ahead is not None and isinstance(command, ImportCompose) \
+                and idempotency is None:
+            ahead = await self._ahead.allocate(command, actor, kept)
+            if ahead is not None and ahead.allocation.respin is None:
+                return Outcome(ahead.allocation.kept_answer, replayed=True)
+            if ahead is not None:  # claimed (nothing was kept) and allocated
+                request = Request(idempotency, None, in_reply_to, message_id, ahead)
         item = Grouped(command, actor, request)
-        if (self._groups is not None and message_id is None
-                and isinstance(command, GROUPED_COMMANDS)):
+        try:
             outcome: Outcome = await self._groups.submit(item)
             return outcome
-        return await self._run_alone(item)
+        finally:
+            if self._ahead is not None and ahead is not None:
+                await self._ahead.give_back_unused(ahead, item.answer)
 
     async def _run_alone(self, item: Grouped) -> Outcome:
         request = item.request
@@ -163,6 +186,10 @@ class CommandBus:
         locked = await uow.composes.lock_all(named, skip_locked=True,
                                              tag_names=_tags_named(commands),
                                              tag_changes_at_commit=True)
+        # A group of imports: their rows may wait for the commit statement, which is
+        # then the whole transaction (ctsd.db.waiting_composes).
+        uow.composes.new_rows.at_commit = all(isinstance(command, ImportCompose)
+                                             for command in commands)
         held_elsewhere = set(named) - locked
         outcomes: list[Outcome | None] = []
         for index, item in enumerate(group):
@@ -242,6 +269,7 @@ class CommandBus:
                 return Outcome(stored, replayed=True)
         if request.kept_answer is not None:
             uow.accept_kept_answer(request.kept_answer)
+        uow.composes.allocations.ahead = request.allocated_ahead
         body = await HANDLERS[type(command)](command, uow, actor, self.roles)
         if uow.answered_from_kept_answer:
             return Outcome(body, replayed=True)

@@ -11,7 +11,11 @@ from typing import Any
 from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
 from handlers.composeinfo import parse_compose_info
-from handlers.contents_hooks import queue_contents_fetch, record_variant_arches
+from handlers.contents_hooks import (
+    has_variant_arches,
+    queue_contents_fetch,
+    record_variant_arches,
+)
 from handlers.errors import Forbidden, InvalidInput, NotFound
 from handlers.events import (
     ComposeChanged,
@@ -48,8 +52,11 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
         return kept
     parsed = parsed.with_respin(grant.respin)
     compose_info = parsed.to_json()
+    # The usual import writes nothing more that refers to the compose (no parents,
+    # variants or location yet): its row may then wait for commit.
+    more_rows = bool(parent_pks or has_variant_arches(compose_info) or cmd.compose_url)
     pk = await uow.composes.insert(parsed.columns(), compose_info, actor.username,
-                                   cmd.compose_url, respin_of_pk)
+                                   cmd.compose_url, respin_of_pk, more_rows=more_rows)
     await uow.composes.add_parents(pk, parent_pks)
     await record_variant_arches(uow, pk, compose_info)
     if cmd.compose_url is not None:
@@ -58,6 +65,21 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
                                   f"Compose {parsed.info.compose.id} created", None)
     await announce(uow, ComposeCreated, pk, parsed.info.compose.id, actor)
     return compose_info
+
+
+def respin_wanted(cmd: ImportCompose, actor: Actor, roles: Roles) -> tuple[str, int] | None:
+    """The stream and respin import_compose will ask allocate_respin for, if it gets
+    that far on what the command carries alone (the parents it names are checked
+    later); None if it will fail before, saying why."""
+    if not roles.can_create_compose(actor):
+        return None
+    try:
+        parsed = parse_compose_info(cmd.compose_info)
+        if cmd.compose_url is not None:
+            check_http_url(cmd.compose_url, "compose_url")
+    except InvalidInput:
+        return None
+    return parsed.stream, parsed.info.compose.respin
 
 
 async def _existing(uow: UnitOfWork, compose_ids: list[str], field: str) -> list[int]:

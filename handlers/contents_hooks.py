@@ -26,6 +26,11 @@ async def record_variant_arches(uow: UnitOfWork, compose_pk: int,
     await contents_of(uow).set_variant_arches(compose_pk, variant_arches(compose_info))
 
 
+def has_variant_arches(compose_info: dict[str, Any]) -> bool:
+    """Whether record_variant_arches writes anything for this compose."""
+    return bool(variant_arches(compose_info))
+
+
 async def queue_contents_fetch(uow: UnitOfWork, compose_pk: int, url: str) -> None:
     """Queue fetching `<url>/metadata/{rpms,images}.json`, committed with the caller's
     change (the store skips composes whose build is reported but not finished)."""

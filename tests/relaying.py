@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ctsd.bootstrap import roles_from
 from ctsd.config import Settings
+from ctsd.db.engine import create_allocator_engine, create_write_engine
 from ctsd.db.engine import create_engine as create_async_engine
-from ctsd.db.engine import create_write_engine
+from ctsd.db.respins import respins_for
 from ctsd.db.tables import outbox
 from ctsd.service import CommandBus
 from handlers.identity import Actor, Roles
@@ -105,18 +106,21 @@ def logged_statements(engine: AsyncEngine) -> list[str]:
 async def grouping_bus(url: str, prepare: Callable[[CommandBus], Awaitable[None]]
                        ) -> AsyncIterator[tuple[CommandBus, list[str]]]:
     """A command bus with group commit (one group transaction at a time) on the write
-    engine, the database prepared by `prepare`, and the statements it sends from then
-    on (PostgreSQL; none logged on SQLite)."""
+    engine, with the respin strategy `ctsd serve` has (the separate allocator on
+    PostgreSQL), the database prepared by `prepare`, and the statements the write
+    engine sends from then on (PostgreSQL; none logged on SQLite)."""
     settings = Settings(database_url=url)
     engine = create_write_engine(settings)
+    respins = respins_for(create_allocator_engine(settings))
     statements = logged_statements(engine) if url.startswith("postgresql") else []
     try:
-        bus = CommandBus(engine, Roles(), settings.topic_prefix,
+        bus = CommandBus(engine, Roles(), settings.topic_prefix, respins=respins,
                          group_commit=True, group_transactions=1)
         await prepare(bus)
         statements.clear()
         yield bus, statements
     finally:
+        await respins.dispose()
         await engine.dispose()
 
 

@@ -10,7 +10,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import any_, bindparam, case, delete, select
+from sqlalchemy import any_, bindparam, case, delete, func, literal_column, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import BindParameter
 
@@ -38,14 +38,7 @@ def statements(dialect: str) -> SimpleNamespace:
         lock_all_skip_locked_with_tags=(
             LOCK_COMPOSES_ARRAY_SKIP_LOCKED.add_columns(NAMED_TAGS_JSON)
             if postgres else None),
-        # The requested respin if above the last one handed out, else last+1.
-        bump_counter=insert(respin_counters)
-        .values(stream=bindparam("stream"), last_respin=requested)
-        .on_conflict_do_update(
-            index_elements=["stream"],
-            set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
-        )
-        .returning(counter),
+        bump_counter=_bump_counter(requested, insert).returning(counter),
         add_tag=insert(compose_tags).on_conflict_do_nothing().returning(compose_tags.c.tag_id),
         add_tag_with_relations=_tag_change_with_relations(
             insert(compose_tags).values(compose_pk=bindparam("compose_pk"),
@@ -53,6 +46,10 @@ def statements(dialect: str) -> SimpleNamespace:
             .on_conflict_do_nothing().returning(compose_tags.c.tag_id))
         if dialect == "postgresql" else None,
         claim_then_bump=_claim_then_bump() if dialect == "postgresql" else None,
+        # The separate allocator's bump without a claim (an import with its own
+        # Idempotency-Key): also takes the new compose's pk (COMPOSE_PK).
+        bump_counter_taking_pk=_bump_counter(requested).returning(counter, COMPOSE_PK)
+        if dialect == "postgresql" else None,
         remove_tag=delete(compose_tags)
         .where(compose_tags.c.compose_pk == bindparam("compose_pk"),
                compose_tags.c.tag_id == bindparam("tag_id"))
@@ -64,6 +61,26 @@ def statements(dialect: str) -> SimpleNamespace:
             .returning(compose_tags.c.tag_id))
         if dialect == "postgresql" else None,
     )
+
+
+# PostgreSQL: the pk the next compose row gets, taken by the separate respin allocation
+# (ctsd.db.respins) in the statement it runs anyway. An import that knows its pk before
+# its transaction writes nothing that has to be read back: its row can wait for the
+# commit statement (ctsd.db.waiting_composes). A pk taken by an import that then fails
+# is a gap, as a rolled-back INSERT leaves one. The sequence is composes.pk's SERIAL one
+# (tests/integration/test_composes_at_commit.py holds it to that).
+COMPOSE_PK = func.nextval(literal_column("'composes_pk_seq'::regclass")).label("pk")
+
+
+def _bump_counter(requested: BindParameter[Any], insert: Any = postgresql.insert) -> Any:
+    """The requested respin if above the last one handed out, else last+1."""
+    counter = respin_counters.c.last_respin
+    return (insert(respin_counters)
+            .values(stream=bindparam("stream"), last_respin=requested)
+            .on_conflict_do_update(
+                index_elements=["stream"],
+                set_={"last_respin": case((counter >= requested, counter + 1),
+                                          else_=requested)}))
 
 
 def _claim_then_bump() -> Any:
@@ -88,11 +105,12 @@ def _claim_then_bump() -> Any:
             index_elements=["stream"],
             set_={"last_respin": case((counter >= requested, counter + 1), else_=requested)},
         )
-        .returning(counter)
+        .returning(counter, COMPOSE_PK)
         .cte("bumped")
     )
     return select(select(bumped.c.last_respin).scalar_subquery().label("respin"),
-                  select(claimed.c.response).scalar_subquery().label("kept"))
+                  select(claimed.c.response).scalar_subquery().label("kept"),
+                  select(bumped.c.pk).scalar_subquery().label("pk"))
 
 
 def _tag_change_with_relations(change: Any) -> Any:
@@ -115,6 +133,11 @@ IMPORTED_COLUMNS = tuple(column.name for column in composes.c if column.name not
 INSERT_COMPOSE = composes.insert().values({
     name: bindparam(f"new_{name}", type_=composes.c[name].type)
     for name in IMPORTED_COLUMNS}).returning(composes.c.pk)
+# PostgreSQL: the same with the pk its allocation took (COMPOSE_PK).
+NEW_COMPOSE_COLUMNS = ("pk", *IMPORTED_COLUMNS)
+INSERT_COMPOSE_WITH_PK = composes.insert().values({
+    name: bindparam(f"new_{name}", type_=composes.c[name].type)
+    for name in NEW_COMPOSE_COLUMNS}).returning(composes.c.pk)
 # Locks the compose row and reads what its representation needs in the same trip, so
 # the message about the change only has to ask for tags and lineage afterwards.
 # Not the tags themselves: a statement that waited for the lock still sees the data as

@@ -54,11 +54,17 @@ class DriverRow:
         return self._record[index]
 
 
-async def rows_of(conn: AsyncConnection, statement: Any,
-                  params: dict[str, Any]) -> Sequence[Any]:
+async def rows_of(conn: AsyncConnection, statement: Any, params: dict[str, Any], *,
+                  last: bool = False) -> Sequence[Any]:
     """All rows of `statement` (a module-level constant) with `params`, in the
-    connection's transaction; none for a statement that returns no rows."""
-    driver = await _driver_in_transaction(conn)
+    connection's transaction; none for a statement that returns no rows.
+
+    `last`: the transaction commits right after this statement. If nothing of it has
+    been sent yet, this statement is all of it: it is sent without BEGIN, as a
+    transaction of its own, and the COMMIT that follows has nothing to do (SQLAlchemy's
+    adapter sends none for a transaction it never began), one round trip for what was
+    three. Atomicity is the same: a single statement commits or fails as a whole."""
+    driver = await _driver_in_transaction(conn, begin=not last)
     if driver is None:
         result = await conn.execute(statement, params)
         return result.all() if result.returns_rows else []  # an INSERT without RETURNING
@@ -88,24 +94,25 @@ async def execute_many(conn: AsyncConnection, statement: Any,
         raise _as_sqlalchemy_error(conn, compiled.sql, {}, error) from error
 
 
-async def _driver_in_transaction(conn: AsyncConnection) -> Any | None:
-    """The asyncpg connection, in the transaction SQLAlchemy began on `conn`; None when
-    the usual path must run the statement."""
+async def _driver_in_transaction(conn: AsyncConnection, *, begin: bool = True) -> Any | None:
+    """The asyncpg connection, in the transaction SQLAlchemy began on `conn` (unless not
+    `begin` and nothing of it was sent yet: then outside any); None when the usual path
+    must run the statement."""
     if conn.dialect.name != "postgresql" or tracing.enabled() or not conn.in_transaction():
         return None
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     if not isinstance(driver, asyncpg.Connection):
         return None
-    if not driver.is_in_transaction():
+    if not driver.is_in_transaction() and begin:
         # SQLAlchemy began its transaction, but its asyncpg adapter sends BEGIN only
         # with the first statement it runs. Send it now, the adapter's own way, so that
         # its COMMIT and ROLLBACK end this transaction. The adapter's method is not a
         # public one: without it, the usual path runs the statement.
-        begin = getattr(raw.dbapi_connection, "_start_transaction", None)
-        if begin is None:
+        start_transaction = getattr(raw.dbapi_connection, "_start_transaction", None)
+        if start_transaction is None:
             return None
-        await begin()
+        await start_transaction()
         if not driver.is_in_transaction():
             return None  # an autocommit connection: nothing to be inside of
     return driver

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from ctsd.db.compose_statements import NEW_COMPOSE_COLUMNS
 from ctsd.db.engine import json_column_text
 from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.tables import compose_changes, compose_tags, composes, outbox
@@ -117,6 +118,13 @@ def _group_flush_statement() -> Any:
 
 # PostgreSQL: any number of stored answers, history rows and outbox rows, in one statement.
 GROUP_FLUSH = _group_flush_statement()
+
+
+# PostgreSQL: GROUP_FLUSH with the new compose rows that waited for commit
+# (ctsd.db.waiting_composes), inserted first in the same statement: the history rows'
+# foreign keys are checked at the statement's end, when the composes are there.
+GROUP_FLUSH_WITH_COMPOSES = GROUP_FLUSH.add_cte(
+    _unnest_insert(composes, NEW_COMPOSE_COLUMNS, "n_").cte("new_composes"))
 
 
 def _tag_changes_flush_statement() -> Any:

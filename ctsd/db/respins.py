@@ -26,10 +26,34 @@ from ctsd.db.tables import respin_counters
 
 @dataclass(frozen=True)
 class Allocation:
-    """A respin, or (respin None) the kept answer claimed instead of allocating one."""
+    """A respin, or (respin None) the kept answer claimed instead of allocating one.
+    With a respin, on PostgreSQL's separate allocator, also the pk the new compose row
+    is to have (compose_statements.COMPOSE_PK); else None, and its INSERT takes one."""
 
     respin: int | None
     kept_answer: Any | None = None
+    pk: int | None = None
+
+
+@dataclass
+class AllocatedAhead:
+    """An import's allocation made before its transaction, on the separate allocator
+    (ctsd.service allocates there so that a group's transaction does not wait for its
+    imports' allocations one after another). The compose store uses it instead of
+    allocating when the import asks for this stream and respin; `taken` once it did:
+    from then on the transaction gives the respin back if it rolls back, and no retry
+    uses it again."""
+
+    stream: str
+    requested: int
+    allocation: Allocation
+    taken: bool = False
+
+    def take(self, stream: str, requested: int) -> Allocation | None:
+        if self.taken or (stream, requested) != (self.stream, self.requested):
+            return None
+        self.taken = True
+        return self.allocation
 
 
 class RespinAllocator(Protocol):
@@ -81,11 +105,11 @@ class SeparateTransactionRespins:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         sql = statements("postgresql")
-        self._bump = DriverStatement.compile(sql.bump_counter, engine.dialect)
+        self._bump = DriverStatement.compile(sql.bump_counter_taking_pk, engine.dialect)
         self._claim_then_bump = DriverStatement.compile(sql.claim_then_bump, engine.dialect)
         self._pool: asyncpg.Pool | None = None
 
-    async def allocate(self, conn: AsyncConnection, stream: str, requested: int,
+    async def allocate(self, conn: AsyncConnection | None, stream: str, requested: int,
                        kept: dict[str, Any] | None) -> Allocation:
         params = {"stream": stream, "requested": requested, **(kept or {})}
         try:
@@ -97,7 +121,13 @@ class SeparateTransactionRespins:
             row = await self._allocate_on_sqlalchemy(params, claim=kept is not None)
         if kept is not None and row["kept"] is not None:
             return Allocation(None, jsonio.loads(row["kept"]))
-        return Allocation(row["respin"] if kept is not None else row["last_respin"])
+        return Allocation(row["respin"] if kept is not None else row["last_respin"],
+                          pk=row["pk"])
+
+    async def allocate_ahead(self, stream: str, requested: int,
+                             kept: dict[str, Any] | None) -> Allocation:
+        """The allocation, made outside any transaction (see AllocatedAhead)."""
+        return await self.allocate(None, stream, requested, kept)
 
     async def _allocate_on_the_driver(self, params: dict[str, Any], *, claim: bool) -> Any:
         """The allocation on asyncpg's pool (ctsd.db.driver_statements): a third of an
@@ -111,8 +141,8 @@ class SeparateTransactionRespins:
     async def _allocate_on_sqlalchemy(self, params: dict[str, Any], *, claim: bool) -> Any:
         sql = statements("postgresql")
         async with self.engine.connect() as own:
-            result = await own.execute(sql.claim_then_bump if claim else sql.bump_counter,
-                                       params)
+            result = await own.execute(
+                sql.claim_then_bump if claim else sql.bump_counter_taking_pk, params)
             return result.one()._mapping
 
     async def release(self, allocated: list[tuple[str, int]]) -> None:

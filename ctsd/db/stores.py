@@ -10,8 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd import jsonio
-from ctsd.db.compose_statements import INSERT_COMPOSE, LOCK_COMPOSE, statements
+from ctsd.db.compose_statements import (
+    INSERT_COMPOSE,
+    INSERT_COMPOSE_WITH_PK,
+    LOCK_COMPOSE,
+    statements,
+)
 from ctsd.db.driver_rows import rows_of
+from ctsd.db.import_allocations import ImportAllocations
 from ctsd.db.known_composes import KnownComposes, changes_compose
 from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
 from ctsd.db.representation import (
@@ -22,6 +28,7 @@ from ctsd.db.representation import (
 )
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.tables import compose_changes, compose_parents, composes
+from ctsd.db.waiting_composes import WaitingComposes
 from ctsd.db.waiting_tag_changes import TagPairs, WaitingTagChanges
 from handlers.ports import ComposeRef, RespinGrant
 
@@ -38,39 +45,25 @@ class SqlComposeStore:
         # How the acting user authenticated; stamped on every history row.
         self._auth_backend = auth_backend
         self._now = now
-        self._respins: RespinAllocator = respins or InTransactionRespins()
+        self.allocations = ImportAllocations(conn, respins or InTransactionRespins())
         # History rows are handed to the unit of work, which writes them at commit.
         self._defer_change = defer_change
         self._sql = statements(conn.dialect.name)
-        # Respins taken in their own transactions, to give back if this one rolls back.
-        self.allocated: list[tuple[str, int]] = []
         self._known = KnownComposes()
         # Tag changes that wait for commit (lock_all's `tag_changes_at_commit`).
         self._waiting = WaitingTagChanges()
-        # Set by the command bus for an import that may have a kept answer
-        # (ctsd.db.kept_answers.KeptAnswerClaim.parameters); the allocation claims it.
-        self.kept_answer_claim: dict[str, Any] | None = None
-        self.claimed_kept_answer = False
+        # New compose rows that may wait for commit (ctsd.db.waiting_composes): the
+        # store writes them before any statement of its own that may read them.
+        self.new_rows = WaitingComposes()
 
     async def allocate_respin(self, stream: str, requested: int) -> RespinGrant:
-        allocation = await self._respins.allocate(self._conn, stream, requested,
-                                                  self.kept_answer_claim)
-        if allocation.respin is None:
-            # An identical import of this caller committed and its answer was lost.
-            self.claimed_kept_answer = True
-            return RespinGrant(None, kept_answer=allocation.kept_answer)
-        self.allocated.append((stream, allocation.respin))
-        return RespinGrant(allocation.respin)
-
-    async def release_respins(self) -> None:
-        """Give back respins of an import that did not commit, where still possible."""
-        if self.allocated:
-            await self._respins.release(self.allocated)
-            self.allocated.clear()
+        allocation = await self.allocations.allocate(stream, requested)
+        return RespinGrant(allocation.respin, kept_answer=allocation.kept_answer)
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
         if not compose_ids:
             return {}
+        await self.new_rows.write_now(self._conn)
         rows = await self._conn.execute(
             select(composes.c.compose_id, composes.c.pk)
             .where(composes.c.compose_id.in_(compose_ids))
@@ -78,7 +71,8 @@ class SqlComposeStore:
         return {row.compose_id: row.pk for row in rows}
 
     async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
-                     builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
+                     builder: str, compose_url: str | None, respin_of_pk: int | None, *,
+                     more_rows: bool = True) -> int:
         # Without respin_of, its answer is known before the row is: stored by the INSERT.
         known = (new_compose_representation(compose_info, builder, compose_url)
                  if respin_of_pk is None else None)
@@ -89,9 +83,16 @@ class SqlComposeStore:
             "created_at": self._now(),
             "rendered": None if known is None else jsonio.dumps(known).decode(),
         }
-        (inserted,) = await rows_of(self._conn, INSERT_COMPOSE,
-                                    {f"new_{name}": value for name, value in values.items()})
-        pk: int = inserted.pk
+        pk = self.allocations.take_pk()
+        if pk is not None and self.new_rows.at_commit and not more_rows:
+            self.new_rows.add({"pk": pk, **values})
+        else:
+            statement = INSERT_COMPOSE if pk is None else INSERT_COMPOSE_WITH_PK
+            params = {f"new_{name}": value for name, value in values.items()}
+            (inserted,) = await rows_of(self._conn, statement,
+                                        params if pk is None else {"new_pk": pk, **params})
+            pk = inserted.pk
+        assert pk is not None
         if known is None:
             self._known.changed.add(pk)
             assert respin_of_pk is not None
@@ -102,6 +103,7 @@ class SqlComposeStore:
 
     async def add_parents(self, child_pk: int, parent_pks: list[int]) -> None:
         if parent_pks:  # nothing to forget for the usual import without parents
+            await self.new_rows.write_now(self._conn)
             await self._insert_parents(child_pk, parent_pks)
 
     @changes_compose(columns=False)
@@ -119,6 +121,7 @@ class SqlComposeStore:
         for pk in compose_pks:
             self._known.representations.pop(pk, None)
             self._known.answers.pop(pk, None)
+        await self.new_rows.write_now(self._conn)
         await self._conn.execute(FORGET_ANSWERS, {"pks": sorted(compose_pks)})
 
     async def forget_tagged_answers(self, tag_id: int) -> None:
@@ -144,6 +147,7 @@ class SqlComposeStore:
             # Locked earlier in this transaction (lock_all) and its columns unchanged since.
             row = self._known.rows[pk]
         else:
+            await self.new_rows.write_now(self._conn)
             found = await rows_of(self._conn, LOCK_COMPOSE, {"compose_id": compose_id})
             if not found:
                 return None
@@ -168,6 +172,7 @@ class SqlComposeStore:
         itself."""
         if not compose_ids:
             return set()
+        await self.new_rows.write_now(self._conn)
         with_tags = (self._sql.lock_all_skip_locked_with_tags if skip_locked
                      else self._sql.lock_all_with_tags)
         params: dict[str, Any] = {"compose_ids": compose_ids}
@@ -280,6 +285,7 @@ class SqlComposeStore:
         if current is not None:
             return current
         await self.write_tag_changes()  # the queries below read compose_tags
+        await self.new_rows.write_now(self._conn)
         if compose_pk in known.rows:
             (found,) = await represent_rows(self._conn, [known.rows[compose_pk]])
         else:

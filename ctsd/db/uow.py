@@ -19,6 +19,7 @@ from ctsd.db.flush_statements import (
     CHANGE_ROW,
     EVENT_ROW,
     GROUP_FLUSH,
+    GROUP_FLUSH_WITH_COMPOSES,
     GROUP_FLUSH_WITH_TAG_CHANGES,
     SINGLE_FLUSH,
     SINGLE_FLUSH_WITH_ANSWER,
@@ -37,6 +38,7 @@ from ctsd.db.respins import InTransactionRespins, RespinAllocator
 from ctsd.db.stores import SqlComposeStore
 from ctsd.db.tables import processed_messages
 from ctsd.db.tag_store import SqlTagStore
+from ctsd.db.waiting_composes import new_compose_params
 from ctsd.db.waiting_tag_changes import check_written
 from ctsd.observability.tracing import outbox_traceparent
 
@@ -126,11 +128,11 @@ class SqlUnitOfWork:
 
     async def _release_respins(self) -> None:
         try:
-            await self.composes.release_respins()
+            await self.composes.allocations.release()
         except Exception as exc:
             # Best effort: failing here only leaves a gap; the original error matters.
             # With the database away that is expected: one line, no traceback.
-            log.warning("could not give back respins %s", self.composes.allocated,
+            log.warning("could not give back respins %s", self.composes.allocations.allocated,
                         exc_info=not is_outage(exc))
 
     def now(self) -> datetime:
@@ -148,19 +150,18 @@ class SqlUnitOfWork:
     def accept_kept_answer(self, claim: KeptAnswerClaim) -> None:
         """Let this command's respin allocation claim the caller's kept answer instead
         (ctsd.db.kept_answers); `answered_from_kept_answer` then says it did."""
-        self.composes.kept_answer_claim = claim.parameters(self._now)
+        self.composes.allocations.kept_answer_claim = claim.parameters(self._now)
 
     @property
     def answered_from_kept_answer(self) -> bool:
-        return self.composes.claimed_kept_answer
+        return self.composes.allocations.claimed_kept_answer
 
     def begin_command(self, in_reply_to: str | None) -> None:
         """Start the next command of a batch that shares this transaction: it gets its
         own timestamp, and its events answer its own request message."""
         self._now = utcnow()
         self._in_reply_to = in_reply_to
-        self.composes.kept_answer_claim = None
-        self.composes.claimed_kept_answer = False
+        self.composes.allocations.next_command()
 
     async def claim_messages(self, message_ids: list[str]) -> set[str]:
         """Record many bus messages as processed in one statement; the ids not yet
@@ -196,9 +197,18 @@ class SqlUnitOfWork:
         conn, changes, events = self.connection, self._pending_changes, self._pending_events
         answers = await self.composes.answers_to_store()
         tags_added, tags_removed = self.composes.tag_changes_to_write()
-        if not (changes or events or answers or tags_added or tags_removed):
-            return
         if tags_added or tags_removed:
+            await self.composes.new_rows.write_now(conn)  # (the bus never lets both wait)
+        new_composes = self.composes.new_rows.take()
+        if not (changes or events or answers or tags_added or tags_removed or new_composes):
+            return
+        if new_composes:
+            # Imports whose rows waited (ctsd.db.waiting_composes): one statement, and
+            # when nothing was sent before it, the whole transaction.
+            await rows_of(conn, GROUP_FLUSH_WITH_COMPOSES, {
+                **group_flush_params(changes, events, answers),
+                **new_compose_params(new_composes)}, last=True)
+        elif tags_added or tags_removed:
             # Tag changes that waited for commit (PostgreSQL only: SqlComposeStore.lock_all)
             # go with the rest: a group of tag changes writes in this one statement.
             (written,) = await rows_of(conn, GROUP_FLUSH_WITH_TAG_CHANGES, {

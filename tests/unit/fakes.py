@@ -166,7 +166,9 @@ class FakeComposeStore:
                 if c.compose_id in wanted}
 
     async def insert(self, columns: dict[str, Any], compose_info: dict[str, Any],
-                     builder: str, compose_url: str | None, respin_of_pk: int | None) -> int:
+                     builder: str, compose_url: str | None, respin_of_pk: int | None, *,
+                     more_rows: bool = True) -> int:
+        # The fake has no commit to wait for: more_rows changes nothing here.
         _check_fits(composes, {**columns, "builder": builder})
         if any(c.compose_id == columns["compose_id"] for c in self._db.composes.values()):
             raise FakeIntegrityError(f"duplicate compose_id {columns['compose_id']}")

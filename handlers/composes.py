@@ -10,7 +10,7 @@ from typing import Any
 
 from handlers import v1_texts
 from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
-from handlers.composeinfo import parse_compose_info
+from handlers.composeinfo import likely_stream_and_respin, parse_compose_info
 from handlers.contents_hooks import (
     has_variant_arches,
     queue_contents_fetch,
@@ -69,17 +69,19 @@ async def import_compose(cmd: ImportCompose, uow: UnitOfWork, actor: Actor,
 
 def respin_wanted(cmd: ImportCompose, actor: Actor, roles: Roles) -> tuple[str, int] | None:
     """The stream and respin import_compose will ask allocate_respin for, if it gets
-    that far on what the command carries alone (the parents it names are checked
-    later); None if it will fail before, saying why."""
+    that far on what the command carries alone; None if it surely fails before (it then
+    says why). Read without parsing the ComposeInfo (likely_stream_and_respin): an
+    import that is refused after all, by productmd or for a parent it names, has its
+    allocation given back; that leaves a gap in its stream's respins only if another
+    import of that stream took the next one in the few milliseconds between."""
     if not roles.can_create_compose(actor):
         return None
-    try:
-        parsed = parse_compose_info(cmd.compose_info)
-        if cmd.compose_url is not None:
+    if cmd.compose_url is not None:
+        try:
             check_http_url(cmd.compose_url, "compose_url")
-    except InvalidInput:
-        return None
-    return parsed.stream, parsed.info.compose.respin
+        except InvalidInput:
+            return None
+    return likely_stream_and_respin(cmd.compose_info)
 
 
 async def _existing(uow: UnitOfWork, compose_ids: list[str], field: str) -> list[int]:

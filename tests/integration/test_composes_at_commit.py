@@ -10,6 +10,7 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from ctsd.config import to_driver_url
@@ -108,15 +109,21 @@ async def test_a_waiting_compose_is_written_before_a_later_import_names_it(pg_ur
     await _assert_stored_answers_are_live(pg_url)
 
 
-async def test_a_respin_no_transaction_took_is_given_back(pg_url):
+def _bad_release_type() -> dict[str, Any]:
+    info = compose_info(short="back")
+    info["payload"]["release"]["type"] = "bogus"  # productmd refuses it, the guess not
+    return info
+
+
+@pytest.mark.parametrize("refused", [
+    ImportCompose(compose_info(short="back"), parent_compose_ids=("no-1.0-20200101.0",)),
+    ImportCompose(_bad_release_type()),
+], ids=["unknown-parent", "refused-by-productmd"])
+async def test_a_respin_no_transaction_took_is_given_back(pg_url, refused):
     async with _grouping_bus(pg_url) as (bus, _):
-        (failed,) = await _in_one_group(bus, [ImportCompose(
-            compose_info(short="back"), parent_compose_ids=("no-such-1.0-20200101.0",))])
+        (failed,) = await _in_one_group(bus, [refused])
         assert isinstance(failed, InvalidInput), failed
-        for _ in range(100):  # given back once the answer is out, in a task of its own
-            if _counter(pg_url, "back") is None:
-                break
-            await asyncio.sleep(0.02)
+        # Given back before the caller hears of the refusal.
         assert _counter(pg_url, "back") is None, "the counter it created is gone again"
         await bus.execute(ImportCompose(compose_info(short="back")), ADMIN)
     assert "back-1.0-20200526.0" in _composes(pg_url), "respin 0 was free again"

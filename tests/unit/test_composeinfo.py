@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 
 from ctsd.db.tables import composes
-from handlers.composeinfo import parse_compose_info, version_sort_key
+from handlers.composeinfo import (
+    likely_stream_and_respin,
+    parse_compose_info,
+    version_sort_key,
+)
 from handlers.errors import InvalidInput
 from tests.conftest import compose_info
 
@@ -140,6 +144,30 @@ def test_rejections_are_invalid_input_naming_the_problem(raw, named_problem):
 def test_an_impossible_calendar_date_is_refused():
     with pytest.raises(InvalidInput, match="date"):
         parse_compose_info(_set("payload.compose.date", "20201345"))
+
+
+# --- the guess made before parsing (an import's allocation on arrival) -----------------
+
+
+@pytest.mark.parametrize("info", [
+    compose_info(), compose_info(type_="nightly", respin=3),
+    compose_info(short="Fedora-Cloud", version="Rawhide", date="20261124", respin=1),
+    layered(compose_info(), "RHEL", "9.4"), compose_info(label="Beta-1.0", final=True),
+    compose_info(version="8.10", respin=999_999),
+])
+def test_the_guess_is_what_the_parse_says(info):
+    parsed = parse_compose_info(info)
+    assert likely_stream_and_respin(info) == (parsed.stream, parsed.info.compose.respin)
+
+
+@pytest.mark.parametrize("raw", [
+    _drop("payload.release"), _drop("payload.compose.date"), _drop("payload.compose.respin"),
+    _set("payload.release.short", "te/st"), _set("payload.release.version", 10),
+    _set("payload.compose.respin", -1), _set("payload.compose.respin", "1"),
+    _set("payload.compose.respin", True), ["not", "an", "object"], None,
+])
+def test_the_guess_refuses_what_its_shape_shows_wrong(raw):
+    assert likely_stream_and_respin(raw) is None
 
 
 # --- version ordering -----------------------------------------------------------------

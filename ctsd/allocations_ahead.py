@@ -8,6 +8,10 @@ the group's transaction has only its commit statement left to wait for
 (ctsd.db.respins.AllocatedAhead); one no transaction took is given back once its
 command is answered. A kept answer (ctsd.db.kept_answers) is claimed here too, so an
 import answered from one never joins a group.
+
+Allocations asked for while one is on its way wait for it and then go together, in one
+statement (ctsd.db.respin_batches), one import per stream in each: the group commit of
+allocations.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 
 from ctsd.db.errors import is_outage
 from ctsd.db.kept_answers import KeptAnswerClaim
-from ctsd.db.respins import AllocatedAhead, SeparateTransactionRespins
+from ctsd.db.respin_batches import WantedRespin
+from ctsd.db.respins import AllocatedAhead, Allocation, SeparateTransactionRespins
 from ctsd.db.uow import utcnow
 from handlers.commands import ImportCompose
 from handlers.composes import respin_wanted
@@ -31,8 +36,11 @@ class AllocationsAhead:
     def __init__(self, respins: SeparateTransactionRespins, roles: Roles) -> None:
         self._respins = respins
         self._roles = roles
-        # Give-backs in flight (the event loop keeps only weak references to tasks).
-        self._releasing: set[asyncio.Task[None]] = set()
+        # Give-backs and batches in flight (the loop keeps only weak references).
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Allocations waiting for the batch on its way to finish.
+        self._waiting: list[tuple[WantedRespin, asyncio.Future[Allocation]]] = []
+        self._sending = False
 
     async def allocate(self, command: ImportCompose, actor: Actor,
                        kept: KeptAnswerClaim | None) -> AllocatedAhead | None:
@@ -44,8 +52,40 @@ class AllocationsAhead:
             return None
         stream, requested = wanted
         claim = kept.parameters(utcnow()) if kept is not None else None
-        allocation = await self._respins.allocate(None, stream, requested, claim)
-        return AllocatedAhead(stream, requested, allocation)
+        answer: asyncio.Future[Allocation] = asyncio.get_running_loop().create_future()
+        self._waiting.append((WantedRespin(stream, requested, claim), answer))
+        if not self._sending:
+            self._sending = True
+            self._spawn(self._send_batches())
+        return AllocatedAhead(stream, requested, await answer)
+
+    async def _send_batches(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = _one_per_stream(self._waiting)
+                results = await self._respins.allocate_batch([item for item, _ in batch])
+                for (item, answer), result in zip(batch, results, strict=True):
+                    if answer.done():  # its caller went away: nothing will take it
+                        if isinstance(result, Allocation):
+                            self._spawn(self._release_unless_taken(
+                                AllocatedAhead(item.stream, item.requested, result)))
+                    elif isinstance(result, Allocation):
+                        answer.set_result(result)
+                    else:
+                        answer.set_exception(result)
+        except BaseException as exc:
+            for _, answer in self._waiting:  # not left waiting for a batch that is gone
+                if not answer.done():
+                    answer.set_exception(exc)
+            self._waiting = []
+            raise
+        finally:
+            self._sending = False
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def give_back_unused(self, ahead: AllocatedAhead,
                                answered: asyncio.Future[Any]) -> None:
@@ -56,11 +96,7 @@ class AllocationsAhead:
         if answered.done():
             await self._release_unless_taken(ahead)
             return
-        def later(_: asyncio.Future[Any]) -> None:
-            task = asyncio.ensure_future(self._release_unless_taken(ahead))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
-        answered.add_done_callback(later)
+        answered.add_done_callback(lambda _: self._spawn(self._release_unless_taken(ahead)))
 
     async def _release_unless_taken(self, ahead: AllocatedAhead) -> None:
         if ahead.taken or ahead.allocation.respin is None:
@@ -73,3 +109,22 @@ class AllocationsAhead:
             # Best effort, as the unit of work's: failing here only leaves a gap.
             log.warning("could not give back respins %s", allocated,
                         exc_info=not is_outage(exc))
+
+
+Waiting = list[tuple[WantedRespin, "asyncio.Future[Allocation]"]]
+
+
+def _one_per_stream(waiting: Waiting, most: int = 64) -> tuple[Waiting, Waiting]:
+    """The next batch (in order, at most one allocation per stream, at most `most`)
+    and what waits for the one after it."""
+    batch: Waiting = []
+    rest: Waiting = []
+    streams: set[str] = set()
+    for entry in waiting:
+        stream = entry[0].stream
+        if stream in streams or len(batch) >= most:
+            rest.append(entry)
+        else:
+            streams.add(stream)
+            batch.append(entry)
+    return batch, rest

@@ -20,6 +20,7 @@ from ctsd.db import kept_answers
 from ctsd.db.compose_statements import statements
 from ctsd.db.driver_statements import DriverStatement, driver_pool
 from ctsd.db.engine import GENERIC_PLANS
+from ctsd.db.respin_batches import BATCH_ALLOCATION, WantedRespin, batch_arguments
 from ctsd.db.respin_release import unused_counter_deletion
 from ctsd.db.tables import respin_counters
 
@@ -124,19 +125,39 @@ class SeparateTransactionRespins:
         return Allocation(row["respin"] if kept is not None else row["last_respin"],
                           pk=row["pk"])
 
-    async def allocate_ahead(self, stream: str, requested: int,
-                             kept: dict[str, Any] | None) -> Allocation:
-        """The allocation, made outside any transaction (see AllocatedAhead)."""
-        return await self.allocate(None, stream, requested, kept)
+    async def allocate_batch(self, wanted: list[WantedRespin]) -> list[Allocation | Exception]:
+        """Several imports' allocations, one stream each, in one statement
+        (ctsd.db.respin_batches), outside any transaction; if that statement fails, each
+        the usual way, with its own allocation or error."""
+        try:
+            pool = await self._driver_pool()
+            rows = await pool.fetch(BATCH_ALLOCATION, *batch_arguments(wanted))
+        except Exception:
+            rows = None
+        if rows is not None:
+            return [Allocation(None, jsonio.loads(row["kept"])) if row["kept"] is not None
+                    else Allocation(row["respin"], pk=row["pk"]) for row in rows]
+        results: list[Allocation | Exception] = []
+        for item in wanted:
+            try:
+                results.append(await self.allocate(None, item.stream, item.requested,
+                                                   item.kept))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _driver_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            self._pool = await driver_pool(self.engine.url, 4,
+                                           {"synchronous_commit": "off", **GENERIC_PLANS})
+        return self._pool
 
     async def _allocate_on_the_driver(self, params: dict[str, Any], *, claim: bool) -> Any:
         """The allocation on asyncpg's pool (ctsd.db.driver_statements): a third of an
         import's CPU went to SQLAlchemy's pool and execution layer around it."""
-        if self._pool is None:
-            self._pool = await driver_pool(self.engine.url, 4,
-                                           {"synchronous_commit": "off", **GENERIC_PLANS})
+        pool = await self._driver_pool()
         statement = self._claim_then_bump if claim else self._bump
-        return await self._pool.fetchrow(statement.sql, *statement.arguments(params))
+        return await pool.fetchrow(statement.sql, *statement.arguments(params))
 
     async def _allocate_on_sqlalchemy(self, params: dict[str, Any], *, claim: bool) -> Any:
         sql = statements("postgresql")

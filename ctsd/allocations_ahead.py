@@ -30,6 +30,8 @@ from handlers.composes import respin_wanted
 from handlers.identity import Actor, Roles
 
 log = logging.getLogger(__name__)
+# Allocations asked for, each with where its answer goes.
+Waiting = list[tuple[WantedRespin, "asyncio.Future[Allocation]"]]
 
 
 class AllocationsAhead:
@@ -39,7 +41,7 @@ class AllocationsAhead:
         # Give-backs and batches in flight (the loop keeps only weak references).
         self._tasks: set[asyncio.Task[None]] = set()
         # Allocations waiting for the batch on its way to finish.
-        self._waiting: list[tuple[WantedRespin, asyncio.Future[Allocation]]] = []
+        self._waiting: Waiting = []
         self._sending = False
 
     async def allocate(self, command: ImportCompose, actor: Actor,
@@ -60,6 +62,7 @@ class AllocationsAhead:
         return AllocatedAhead(stream, requested, await answer)
 
     async def _send_batches(self) -> None:
+        batch: Waiting = []
         try:
             while self._waiting:
                 batch, self._waiting = _one_per_stream(self._waiting)
@@ -74,9 +77,14 @@ class AllocationsAhead:
                     else:
                         answer.set_exception(result)
         except BaseException as exc:
-            for _, answer in self._waiting:  # not left waiting for a batch that is gone
-                if not answer.done():
+            # Nobody is left waiting for batches that will not come (cancelled at exit).
+            for _, answer in [*batch, *self._waiting]:
+                if answer.done():
+                    continue
+                if isinstance(exc, Exception):
                     answer.set_exception(exc)
+                else:
+                    answer.cancel()
             self._waiting = []
             raise
         finally:
@@ -109,9 +117,6 @@ class AllocationsAhead:
             # Best effort, as the unit of work's: failing here only leaves a gap.
             log.warning("could not give back respins %s", allocated,
                         exc_info=not is_outage(exc))
-
-
-Waiting = list[tuple[WantedRespin, "asyncio.Future[Allocation]"]]
 
 
 def _one_per_stream(waiting: Waiting, most: int = 64) -> tuple[Waiting, Waiting]:

@@ -25,6 +25,7 @@ from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.respin_batches import WantedRespin
 from ctsd.db.respins import AllocatedAhead, Allocation, SeparateTransactionRespins
 from ctsd.db.uow import utcnow
+from ctsd.observability import tracing
 from handlers.commands import ImportCompose
 from handlers.composes import respin_wanted
 from handlers.identity import Actor, Roles
@@ -54,6 +55,9 @@ class AllocationsAhead:
             return None
         stream, requested = wanted
         claim = kept.parameters(utcnow()) if kept is not None else None
+        if tracing.enabled():  # alone, in the request's own span (no batch)
+            allocation = await self._respins.allocate(None, stream, requested, claim)
+            return AllocatedAhead(stream, requested, allocation)
         answer: asyncio.Future[Allocation] = asyncio.get_running_loop().create_future()
         self._waiting.append((WantedRespin(stream, requested, claim), answer))
         if not self._sending:

@@ -23,6 +23,7 @@ from ctsd.db.engine import GENERIC_PLANS
 from ctsd.db.respin_batches import BATCH_ALLOCATION, WantedRespin, batch_arguments
 from ctsd.db.respin_release import unused_counter_deletion
 from ctsd.db.tables import respin_counters
+from ctsd.observability import tracing
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Allocation:
 @dataclass
 class AllocatedAhead:
     """An import's allocation made before its transaction, on the separate allocator
-    (ctsd.service allocates there so that a group's transaction does not wait for its
+    (ctsd.allocations_ahead, so that a group's transaction does not wait for its
     imports' allocations one after another). The compose store uses it instead of
     allocating when the import asks for this stream and respin; `taken` once it did:
     from then on the transaction gives the respin back if it rolls back, and no retry
@@ -113,13 +114,17 @@ class SeparateTransactionRespins:
     async def allocate(self, conn: AsyncConnection | None, stream: str, requested: int,
                        kept: dict[str, Any] | None) -> Allocation:
         params = {"stream": stream, "requested": requested, **(kept or {})}
-        try:
-            row = await self._allocate_on_the_driver(params, claim=kept is not None)
-        except Exception:
-            # Taken again the usual way, whose errors the write path knows (an outage
-            # is a 503, a conflict is retried). A bump that did commit before the
-            # failure leaves a gap, as a crash there would.
-            row = await self._allocate_on_sqlalchemy(params, claim=kept is not None)
+        claim = kept is not None
+        if tracing.enabled():  # on SQLAlchemy, which tracing instruments: a span of its own
+            row = await self._allocate_on_sqlalchemy(params, claim=claim)
+        else:
+            try:
+                row = await self._allocate_on_the_driver(params, claim=claim)
+            except Exception:
+                # Taken again the usual way, whose errors the write path knows (an
+                # outage is a 503, a conflict is retried). A bump that did commit
+                # before the failure leaves a gap, as a crash there would.
+                row = await self._allocate_on_sqlalchemy(params, claim=claim)
         if kept is not None and row["kept"] is not None:
             return Allocation(None, jsonio.loads(row["kept"]))
         return Allocation(row["respin"] if kept is not None else row["last_respin"],

@@ -2,7 +2,9 @@
 
 gunicorn's arbiter (this process) binds the port once, without SO_REUSEPORT, and forks
 the workers, which inherit the listening socket: a second instance on the same port
-fails at start-up instead of silently sharing it. Signals are gunicorn's: SIGTERM stops
+fails at start-up instead of silently sharing it. The workers take turns accepting a
+burst of connections (ctsd.api.shared_accept), so a client's pool of keep-alive
+connections is spread over them rather than held by the first to wake. Signals are gunicorn's: SIGTERM stops
 gracefully (requests in flight finish within the graceful timeout), SIGINT/SIGQUIT stop
 at once, SIGHUP starts fresh workers (TLS files are read again) and then retires the
 old ones, TTIN/TTOU add or remove a worker.
@@ -27,7 +29,7 @@ from aiohttp.worker import GunicornUVLoopWebWorker
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 from ctsd.api.app import create_app
-from ctsd.api.server import JsonErrorAppRunner
+from ctsd.api.shared_accept import SharedSocketAppRunner
 from ctsd.auth.tls import server_ssl_context
 from ctsd.config import Settings
 from ctsd.observability.metrics_setup import (
@@ -52,6 +54,25 @@ class CtsWebWorker(GunicornUVLoopWebWorker):
         # self.app is the gunicorn application below (self.wsgi is what its load() gave).
         settings: Settings = self.app.settings
         return server_ssl_context(settings)
+
+    def run(self) -> None:
+        """aiohttp's worker would serve each inherited socket with an asyncio server,
+        which accepts every connection waiting at once; the runner serves them with
+        sites that take turns with the other workers instead (ctsd.api.shared_accept)."""
+        inherited: list[Any] = self.sockets  # gunicorn's wrappers of the sockets
+        listeners: list[socket.socket] = [getattr(listener, "sock", listener)
+                                          for listener in inherited]
+        self.sockets: list[Any] = []
+        ssl_context = self._create_ssl_context(self.cfg) if self.cfg.is_ssl else None
+        make_runner: Callable[[], Awaitable[SharedSocketAppRunner]] = self.wsgi  # type: ignore[has-type]
+
+        async def runner_taking_turns() -> web.AppRunner:
+            runner: SharedSocketAppRunner = await make_runner()
+            runner.serve_on(listeners, ssl_context)
+            return runner
+
+        self.wsgi = runner_taking_turns
+        super().run()
 
 
 class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
@@ -102,8 +123,8 @@ class CtsGunicornApplication(BaseApplication):  # type: ignore[misc]
         single-process `ctsd serve`."""
         settings = self.settings
 
-        async def runner() -> web.AppRunner:
-            return JsonErrorAppRunner(serving_app(settings), access_log=None,
+        async def runner() -> SharedSocketAppRunner:
+            return SharedSocketAppRunner(serving_app(settings), access_log=None,
                                       shutdown_timeout=GRACEFUL_TIMEOUT_SECONDS * 0.95)
 
         return runner

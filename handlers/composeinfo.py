@@ -6,7 +6,6 @@ format (we never re-implement it): we only add the checks the existing service l
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,7 +113,11 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
         raise InvalidInput('"compose_info" must be a JSON object')
     info = ComposeInfo()
     try:
-        info.loads(json.dumps(raw))
+        # What productmd's loads() does after reading its string back into a dict:
+        # deserialize, then validate (the JSON text round trip was 4 % of an
+        # import's CPU). deserialize only reads the dict.
+        info.deserialize(raw)
+        info.validate()
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidInput(f'Cannot parse "compose_info": {_describe(exc)}') from exc
     for label, value in (("release.short", info.release.short),

@@ -31,9 +31,10 @@ from ctsd.api.server import JsonErrorAppRunner
 
 log = logging.getLogger(__name__)
 
-# Accepting again after the process has run out of file descriptors would only fail
-# again at once: wait this long first (connections wait in the queue meanwhile).
-OUT_OF_DESCRIPTORS_PAUSE_SECONDS = 0.1
+# accept() failing for the connection's own reasons: the next one is accepted at once.
+CLIENT_GAVE_UP = (errno.ECONNABORTED, errno.ECONNRESET, errno.EPROTO, errno.EPERM)
+# Any other failure (out of file descriptors, say) is retried after this long.
+ACCEPT_RETRY_PAUSE_SECONDS = 0.1
 # How long a worker that holds connections already leaves the next one of a burst to
 # the others: the event loop's timers count whole milliseconds.
 TURN_SECONDS = 0.001
@@ -91,11 +92,17 @@ class _AcceptLoop(asyncio.AbstractServer):
             try:
                 conn, _ = await self._loop.sock_accept(self._sock)
             except OSError as exc:
-                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.debug("accept failed: %r", exc)  # the client gave up already
+                if exc.errno in CLIENT_GAVE_UP:
                     continue
-                log.warning("cannot accept connections now: %s", exc.strerror)
-                await asyncio.sleep(OUT_OF_DESCRIPTORS_PAUSE_SECONDS)
+                # Out of file descriptors, say: trying again at once would only fail
+                # again (connections wait in the queue meanwhile).
+                log.warning("cannot accept connections now: %s", exc)
+                await asyncio.sleep(ACCEPT_RETRY_PAUSE_SECONDS)
+                continue
+            except Exception:
+                # Whatever it is, this worker must not stop accepting because of it.
+                log.exception("accepting a connection failed")
+                await asyncio.sleep(ACCEPT_RETRY_PAUSE_SECONDS)
                 continue
             self._connect(conn)
             # The next connection of a burst is for another worker, if one is awake. A

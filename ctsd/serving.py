@@ -4,10 +4,11 @@ gunicorn's arbiter (this process) binds the port once, without SO_REUSEPORT, and
 the workers, which inherit the listening socket: a second instance on the same port
 fails at start-up instead of silently sharing it. The workers take turns accepting a
 burst of connections (ctsd.api.shared_accept), so a client's pool of keep-alive
-connections is spread over them rather than held by the first to wake. Signals are gunicorn's: SIGTERM stops
-gracefully (requests in flight finish within the graceful timeout), SIGINT/SIGQUIT stop
-at once, SIGHUP starts fresh workers (TLS files are read again) and then retires the
-old ones, TTIN/TTOU add or remove a worker.
+connections is spread over them rather than held by the first to wake.
+
+Signals are gunicorn's: SIGTERM stops gracefully (requests in flight finish within the
+graceful timeout), SIGINT/SIGQUIT stop at once, SIGHUP starts fresh workers (TLS files
+are read again) and then retires the old ones, TTIN/TTOU add or remove a worker.
 
 Extension points for the parent process (e.g. prometheus-client's multiprocess mode):
 `CtsGunicornApplication.on_starting` runs once before any worker is forked, and

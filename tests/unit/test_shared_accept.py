@@ -138,3 +138,19 @@ async def test_a_worker_holding_connections_leaves_a_burst_to_others(
     accepting.close()
     for writer in writers:
         writer.close()
+
+
+async def test_a_worker_holding_many_connections_accepts_at_full_speed(
+        listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shared_accept, "TURN_SECONDS", 0.05)
+    monkeypatch.setattr(shared_accept, "TURNS_UP_TO", 3)
+    loop = asyncio.get_running_loop()
+    accepting = _AcceptLoop(listener, Factory(), None)
+    started = loop.time()
+    writers = await asyncio.gather(*(connect(listener) for _ in range(12)))
+    await wait_for_connections(12)
+    # Turns only after the third and the fourth accepts (holding 2, then 3).
+    assert 2 * 0.05 <= loop.time() - started < 4 * 0.05
+    accepting.close()
+    for writer in writers:
+        writer.close()

@@ -5,15 +5,17 @@
 connection waiting there in one go: a client that opens its connections at once (a
 pool of keep-alive connections, as an HTTP client library or a test system keeps)
 finds them all in the worker that woke first. Measured under the harness at c=8 (`ss`
-on the port during five runs of five): all eight connections in one worker in four of
-them, while the other worker idled.
+on the port during six runs): all eight connections in one worker in five of them,
+while the other worker idled.
 
-Here a worker accepts one connection at a time and then lets its loop turn before it
-accepts the next, so a worker that is awake at the same moment takes the next one of
-the burst. Nothing waits when no burst comes: a connection arriving alone is accepted
-as before. (SO_REUSEPORT sockets per worker would spread connections by a hash of the
-client's address and port, unevenly for a few connections, and drop the connections
-still queued on a worker's own socket when it stops.)
+Here a worker accepts one connection at a time, and while it holds a few connections
+already it leaves the next one of a burst to the other workers for a millisecond
+(TURN_SECONDS, TURNS_UP_TO), so a worker awake at the same moment takes it. Nothing
+waits when no burst comes: a connection arriving alone is accepted as before, and so
+are the connections of a big burst once the first ones are spread. (SO_REUSEPORT
+sockets per worker would spread connections by a hash of the client's address and
+port, unevenly for a few connections, and drop the connections still queued on a
+worker's own socket when it stops.)
 """
 
 from __future__ import annotations

@@ -105,8 +105,8 @@ async def open_keep_alive_connections(port: int, count: int) -> list[asyncio.Str
 
 def test_connections_opened_at_once_are_shared_by_the_workers(start_ctsd, e2e_database_url):
     # uvloop accepts every connection waiting on the shared socket at once: a client
-    # opening eight found them all in one worker (the harness at c=8: four runs of
-    # five), the other idle. Workers now take turns (ctsd.api.shared_accept).
+    # opening eight found them all in one worker (the harness at c=8: five runs of
+    # six), the other idle. Workers now take turns (ctsd.api.shared_accept).
     [server] = start_ctsd(1, CTSD_DATABASE_URL=e2e_database_url, CTSD_HTTP_WORKERS="2")
     port = int(server.base_url.rsplit(":", 1)[1])
     workers = children_of(server.process.pid)

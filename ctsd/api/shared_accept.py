@@ -70,8 +70,8 @@ class SharedSocketAppRunner(JsonErrorAppRunner):
 
 
 class TurnTakingSite(web.SockSite):
-    """aiohttp's site on an inherited listening socket, accepting one connection per
-    turn of the event loop (see the module's docstring)."""
+    """aiohttp's site on an inherited listening socket, taking turns with the other
+    workers to accept (see the module's docstring)."""
 
     async def start(self) -> None:
         # BaseSite.start registers the site with its runner (SockSite.start would also
@@ -85,7 +85,12 @@ class _AcceptLoop(asyncio.AbstractServer):
     connections accepted belong to aiohttp's server, which closes them at shutdown."""
 
     def __init__(self, sock: socket.socket, protocol_factory: Any,
-                 ssl_context: ssl.SSLContext | None) -> None:
+                 ssl_context: ssl.SSLContext | None, *, turn_seconds: float = TURN_SECONDS,
+                 turns_up_to: int = TURNS_UP_TO,
+                 retry_pause_seconds: float = ACCEPT_RETRY_PAUSE_SECONDS) -> None:
+        self._turn_seconds = turn_seconds
+        self._turns_up_to = turns_up_to
+        self._retry_pause_seconds = retry_pause_seconds
         self._sock = sock
         self._factory = protocol_factory
         self._ssl_context = ssl_context
@@ -104,12 +109,12 @@ class _AcceptLoop(asyncio.AbstractServer):
                 # Out of file descriptors, say: trying again at once would only fail
                 # again (connections wait in the queue meanwhile).
                 log.warning("cannot accept connections now: %s", exc)
-                await asyncio.sleep(ACCEPT_RETRY_PAUSE_SECONDS)
+                await asyncio.sleep(self._retry_pause_seconds)
                 continue
             except Exception:
                 # Whatever it is, this worker must not stop accepting because of it.
                 log.exception("accepting a connection failed")
-                await asyncio.sleep(ACCEPT_RETRY_PAUSE_SECONDS)
+                await asyncio.sleep(self._retry_pause_seconds)
                 continue
             self._connect(conn)
             # The next connection of a burst is for another worker, if one is awake. A
@@ -119,7 +124,8 @@ class _AcceptLoop(asyncio.AbstractServer):
             # does one holding many: a big burst (200 imports at once) is accepted at
             # full speed once the first connections are spread.
             holding = len(self._factory.connections)
-            await asyncio.sleep(TURN_SECONDS if 1 < holding <= TURNS_UP_TO else 0)
+            turn = 1 < holding <= self._turns_up_to
+            await asyncio.sleep(self._turn_seconds if turn else 0)
 
     def _connect(self, conn: socket.socket) -> None:
         ssl_context = self._ssl_context

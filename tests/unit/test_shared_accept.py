@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ctsd.api import shared_accept
 from ctsd.api.shared_accept import _AcceptLoop
 
 
@@ -58,22 +57,26 @@ async def wait_for_connections(count: int) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_out_of_descriptors_pauses_and_then_accepts_again(
-        listener: socket.socket, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+def fail_accept_once(monkeypatch: pytest.MonkeyPatch, error: OSError) -> None:
+    """Fault injection: the loop's next accept() fails with `error`, later ones are real."""
     loop = asyncio.get_running_loop()
     real_accept = loop.sock_accept
-    failures = [OSError(errno.EMFILE, "Too many open files")]
+    failures = [error]
 
     async def accept_failing_once(sock: socket.socket) -> tuple[socket.socket, Any]:
-        if failures:  # fault injection: the process out of file descriptors once
+        if failures:
             raise failures.pop()
         return await real_accept(sock)
 
     monkeypatch.setattr(loop, "sock_accept", accept_failing_once)
-    monkeypatch.setattr(shared_accept, "ACCEPT_RETRY_PAUSE_SECONDS", 0.05)
+
+
+async def test_out_of_descriptors_pauses_and_then_accepts_again(
+        listener: socket.socket, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    fail_accept_once(monkeypatch, OSError(errno.EMFILE, "Too many open files"))
     with caplog.at_level(logging.WARNING, logger="ctsd.api.shared_accept"):
-        accepting = _AcceptLoop(listener, Factory(), None)
+        accepting = _AcceptLoop(listener, Factory(), None, retry_pause_seconds=0.05)
         writer = await connect(listener)
         await wait_for_connections(1)
     assert "cannot accept connections now" in caplog.text
@@ -85,20 +88,10 @@ async def test_out_of_descriptors_pauses_and_then_accepts_again(
 async def test_a_client_gone_before_accept_does_not_pause(
         listener: socket.socket, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    loop = asyncio.get_running_loop()
-    real_accept = loop.sock_accept
-    failures = [OSError(errno.ECONNABORTED, "Software caused connection abort")]
-
-    async def accept_aborted_once(sock: socket.socket) -> tuple[socket.socket, Any]:
-        if failures:
-            raise failures.pop()
-        return await real_accept(sock)
-
-    monkeypatch.setattr(loop, "sock_accept", accept_aborted_once)
-    # A pause would outlast the wait below: the next connection is accepted at once.
-    monkeypatch.setattr(shared_accept, "ACCEPT_RETRY_PAUSE_SECONDS", 60)
+    fail_accept_once(monkeypatch, OSError(errno.ECONNABORTED, "Software caused connection abort"))
     with caplog.at_level(logging.WARNING, logger="ctsd.api.shared_accept"):
-        accepting = _AcceptLoop(listener, Factory(), None)
+        # A pause would outlast the wait below: the next connection is accepted at once.
+        accepting = _AcceptLoop(listener, Factory(), None, retry_pause_seconds=60)
         writer = await connect(listener)
         await wait_for_connections(1)
     assert caplog.text == ""
@@ -120,13 +113,12 @@ async def test_closed_it_accepts_nothing_more(listener: socket.socket) -> None:
 
 
 async def test_a_worker_holding_connections_leaves_a_burst_to_others(
-        listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+        listener: socket.socket) -> None:
     # One process here, so nobody else takes the burst: it is accepted one connection
     # per turn, and once this "worker" holds more than one, a turn apart. (Longer turns
     # than the real millisecond, so that the wait cannot be the machine's slowness.)
-    monkeypatch.setattr(shared_accept, "TURN_SECONDS", 0.05)
     loop = asyncio.get_running_loop()
-    accepting = _AcceptLoop(listener, Factory(), None)
+    accepting = _AcceptLoop(listener, Factory(), None, turn_seconds=0.05)
     started = loop.time()
     writers = await asyncio.gather(*(connect(listener) for _ in range(6)))
     await wait_for_connections(2)
@@ -141,11 +133,9 @@ async def test_a_worker_holding_connections_leaves_a_burst_to_others(
 
 
 async def test_a_worker_holding_many_connections_accepts_at_full_speed(
-        listener: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shared_accept, "TURN_SECONDS", 0.05)
-    monkeypatch.setattr(shared_accept, "TURNS_UP_TO", 3)
+        listener: socket.socket) -> None:
     loop = asyncio.get_running_loop()
-    accepting = _AcceptLoop(listener, Factory(), None)
+    accepting = _AcceptLoop(listener, Factory(), None, turn_seconds=0.05, turns_up_to=3)
     started = loop.time()
     writers = await asyncio.gather(*(connect(listener) for _ in range(12)))
     await wait_for_connections(12)

@@ -30,7 +30,7 @@ from typing import Any
 
 from handlers.identity import Actor
 
-# The command bus's own types (ctsd.service.Request and Outcome): this module runs
+# The command bus's own types (ctsd.envelopes.Request and Outcome): this module runs
 # groups for it and does not look into them.
 Request = Any
 Outcome = Any

@@ -30,17 +30,26 @@ from ctsd.db.errors import is_outage
 from ctsd.db.failures import is_transient
 from ctsd.db.idempotency import Idempotency
 from ctsd.db.kept_answers import KeptAnswerClaim
+from ctsd.db.predicted_imports import is_prediction_failure
 from ctsd.db.respins import (
-    AllocatedAhead,
     InTransactionRespins,
     RespinAllocator,
     SeparateTransactionRespins,
 )
 from ctsd.db.uow import SqlUnitOfWork
 from ctsd.db.waiting_tag_changes import StaleStoredAnswer
+from ctsd.envelopes import BusCommand, Outcome, Request
 from ctsd.group_commit import GroupCommitter, Grouped, GroupFailed
+from ctsd.respin_predictions import RespinPredictions, withdraw_predictions
 from handlers import HANDLERS
-from handlers.commands import ImportCompose, SetComposeUrl, TagCompose, UntagCompose
+from handlers.commands import (
+    ImportCompose,
+    SetComposeUrl,
+    TagCompose,
+    UntagCompose,
+    composes_named,
+    tags_named,
+)
 from handlers.identity import Actor, Roles
 
 __all__ = ["BusCommand", "CommandBus", "Idempotency", "Outcome", "Request"]
@@ -53,56 +62,11 @@ T = TypeVar("T")
 GROUPED_COMMANDS = (ImportCompose, TagCompose, UntagCompose, SetComposeUrl)
 
 
-def _composes_named(commands: list[Any]) -> list[str]:
-    """The composes these commands change, in order: each locks its own first."""
-    return sorted({command.compose_id for command in commands
-                   if isinstance(getattr(command, "compose_id", None), str)})
-
-
-def _tags_named(commands: list[Any]) -> list[str]:
-    """The tags these commands tag or untag with, read with the lock of their composes."""
-    return sorted({command.tag for command in commands
-                   if isinstance(command, TagCompose | UntagCompose)
-                   and isinstance(command.tag, str)})
-
-
 def _retrying() -> AsyncRetrying:
     """The one retry policy of the write path: a transient conflict (ctsd.db.failures)
     runs the whole transaction again, up to four times, after a short random pause."""
     return AsyncRetrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(4),
                          wait=wait_random(0, 0.05), reraise=True)
-
-
-@dataclass(frozen=True)
-class Request:
-    """How a command arrived, for the steps around its handler (all optional)."""
-
-    # An Idempotency-Key (HTTP).
-    idempotency: Idempotency | None = None
-    # The caller and body hash of a keyless import whose answer may have been kept.
-    kept_answer: KeptAnswerClaim | None = None
-    # The bus message this command answers, and that message's dedup id.
-    in_reply_to: str | None = None
-    message_id: str | None = None
-    # An import's respin (and pk) allocated before its transaction (AllocatedAhead).
-    allocated_ahead: AllocatedAhead | None = None
-
-
-@dataclass(frozen=True)
-class BusCommand:
-    """A command that came from the bus, with its sender and its message id."""
-
-    command: Any
-    actor: Actor
-    message_id: str
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The handler's answer; `replayed` when it is an earlier answer given again."""
-
-    body: Any
-    replayed: bool = False
 
 
 @dataclass
@@ -117,14 +81,18 @@ class CommandBus:
     # `group_transactions` of them at a time.
     group_commit: bool = False
     group_transactions: int = 1
+    # Predict the respins of HTTP imports where they can be (ctsd.respin_predictions).
+    predict_respins: bool = True
 
     def __post_init__(self) -> None:
         self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone,
                                        max_transactions=self.group_transactions)
                         if self.group_commit else None)
-        # Imports allocated on arrival, where groups run on the separate allocator.
+        # Imports allocated on arrival, where groups run on the separate allocator;
+        # or, where they can be, predicted (ctsd.respin_predictions).
         self._ahead = (AllocationsAhead(self.respins, self.roles) if self.group_commit
                        and isinstance(self.respins, SeparateTransactionRespins) else None)
+        self._predictions = RespinPredictions(self.roles)
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
@@ -147,17 +115,23 @@ class CommandBus:
         ahead = None
         if self._ahead is not None and isinstance(command, ImportCompose) \
                 and idempotency is None:
-            ahead = await self._ahead.allocate(command, actor, kept)
+            ahead = self._predictions.predict(command, actor) if self.predict_respins else None
+            if ahead is not None:  # its claim goes with the prediction
+                request = Request(idempotency, kept, in_reply_to, message_id, ahead)
+            else:
+                ahead = await self._ahead.allocate(command, actor, kept)
             if ahead is not None and ahead.allocation.respin is None:
                 return Outcome(ahead.allocation.kept_answer, replayed=True)
-            if ahead is not None:  # claimed (nothing was kept) and allocated
+            if ahead is not None and not ahead.predicted:  # claimed and allocated
                 request = Request(idempotency, None, in_reply_to, message_id, ahead)
         item = Grouped(command, actor, request)
         try:
             outcome: Outcome = await self._groups.submit(item)
             return outcome
         finally:
-            if self._ahead is not None and ahead is not None:
+            if ahead is not None and ahead.predicted:
+                self._predictions.settle_when_answered(ahead, item.answer)
+            elif self._ahead is not None and ahead is not None:
                 await self._ahead.give_back_unused(ahead, item.answer)
 
     async def _run_alone(self, item: Grouped) -> Outcome:
@@ -169,7 +143,15 @@ class CommandBus:
     async def _run_group_in_transaction(self,
                                         group: list[Grouped]) -> list[Outcome | None]:
         try:
-            return await self._in_transaction(lambda uow: self._run_group(uow, group))
+            try:
+                return await self._in_transaction(lambda uow: self._run_group(uow, group))
+            except Exception as exc:
+                if not is_prediction_failure(exc):
+                    raise
+                # A predicted respin was taken (ctsd.db.predicted_imports): nothing of
+                # the group was kept; it runs again with every respin allocated.
+                withdraw_predictions(group)
+                return await self._in_transaction(lambda uow: self._run_group(uow, group))
         except StaleStoredAnswer:
             # Not the callers' fault (see _in_transaction): each command runs alone;
             # one whose kept answer an earlier attempt claimed keeps that.
@@ -182,9 +164,9 @@ class CommandBus:
         transaction (or does not exist), and the group does not wait for it."""
         # Every command locks its compose first: take all those locks at once, in order.
         commands = [item.command for item in group]
-        named = _composes_named(commands)
+        named = composes_named(commands)
         locked = await uow.composes.lock_all(named, skip_locked=True,
-                                             tag_names=_tags_named(commands),
+                                             tag_names=tags_named(commands),
                                              tag_changes_at_commit=True)
         # A group of imports: their rows may wait for the commit statement, which is
         # then the whole transaction (ctsd.db.waiting_composes).
@@ -204,7 +186,7 @@ class CommandBus:
             try:
                 outcome = await self._run(uow, item.command, item.actor, item.request)
             except Exception as exc:
-                if is_transient(exc) or is_outage(exc):
+                if is_transient(exc) or is_outage(exc) or is_prediction_failure(exc):
                     # Not this command's fault: the whole group runs again (_retrying),
                     # or each command alone once the database is back.
                     raise
@@ -283,7 +265,7 @@ class CommandBus:
         # Every command locks its compose first: take all those locks at once.
         commands = [item.command for item in items]
         await uow.composes.lock_all(
-            _composes_named(commands), tag_names=_tags_named(commands),
+            composes_named(commands), tag_names=tags_named(commands),
             tag_changes_at_commit=all(isinstance(command, GROUPED_COMMANDS)
                                       for command in commands))
         outcomes = []

@@ -179,3 +179,16 @@ class RequestExpiredRemovals:
     policies: tuple[ExpiryPolicy, ...]
     ladder: tuple[str, ...] = DEFAULT_LADDER
     limit: int = 100
+
+
+def composes_named(commands: list[Any]) -> list[str]:
+    """The composes these commands change, in order: each locks its own first."""
+    return sorted({command.compose_id for command in commands
+                   if isinstance(getattr(command, "compose_id", None), str)})
+
+
+def tags_named(commands: list[Any]) -> list[str]:
+    """The tags these commands tag or untag with, read with the lock of their composes."""
+    return sorted({command.tag for command in commands
+                   if isinstance(command, TagCompose | UntagCompose)
+                   and isinstance(command.tag, str)})

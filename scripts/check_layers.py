@@ -14,9 +14,10 @@ lower layer; never a higher layer, nor another component of its own layer:
    schemas   schemas (the fedora-messaging classes of what CTS publishes and accepts)
 2. db        ctsd.db (tables, engines, stores, the unit of work, the read side
              ctsd.db.queries)
-3. service   ctsd.service, ctsd.group_commit, ctsd.allocations_ahead, ctsd.lost_answers,
-             ctsd.outbox_retention, ctsd.workflow_task (the command bus, what it
-             runs commands with, and what runs commands in the background)
+3. service   ctsd.service, ctsd.envelopes, ctsd.group_commit, ctsd.allocations_ahead,
+             ctsd.respin_predictions, ctsd.lost_answers, ctsd.outbox_retention,
+             ctsd.workflow_task (the command bus, what it runs commands with, and what
+             runs commands in the background)
    auth      ctsd.auth (authentication backends and group sources)
    observability  the parts of ctsd.observability that read the configuration
              (announce, queue_gauges, setup); the rest of it (tracing, logs, metric
@@ -56,7 +57,7 @@ LAYERS: tuple[dict[str, tuple[str, ...]], ...] = (
      "schemas": ("schemas",)},
     {"db": ("ctsd.db", "ctsd.contents_fetch.jobs")},
     {"service": ("ctsd.service", "ctsd.group_commit", "ctsd.allocations_ahead",
-                 "ctsd.outbox_retention",
+                 "ctsd.envelopes", "ctsd.respin_predictions", "ctsd.outbox_retention",
                  "ctsd.contents_fetch",
                  "ctsd.workflow_task"),
      "auth": ("ctsd.auth",),

@@ -92,32 +92,45 @@ def _array(name: str, item_type: Any) -> Any:
     return bindparam(name, type_=ARRAY(item_type))
 
 
-def _unnest_insert(table: Table, columns: tuple[str, ...], prefix: str) -> Any:
-    """INSERT of the rows whose columns are the array parameters `prefix` + column, in
-    the arrays' order. A JSON column's values are sent as text and cast."""
+# For the statements built on these (ctsd.db.predicted_imports).
+array_parameter = _array
+
+
+def unnested(table: Table, columns: tuple[str, ...], prefix: str) -> tuple[Any, dict[str, Any]]:
+    """The rows whose columns are the array parameters `prefix` + column, as a FROM item
+    (with their order in `n`), and each column's value read from it. A JSON column's
+    values are sent as text and cast."""
     json = {name for name in columns if isinstance(table.c[name].type, JSON)}
     sent = {name: Text if name in json else table.c[name].type for name in columns}
     rows = func.unnest(*[_array(prefix + name, sent[name]) for name in columns]) \
         .table_valued(*[column(name, sent[name]) for name in columns], with_ordinality="n") \
         .render_derived("r")
-    values = [cast(rows.c[name], table.c[name].type) if name in json else rows.c[name]
-              for name in columns]
+    return rows, {name: cast(rows.c[name], table.c[name].type) if name in json
+                  else rows.c[name] for name in columns}
+
+
+def _unnest_insert(table: Table, columns: tuple[str, ...], prefix: str) -> Any:
+    """INSERT of the rows `unnested` reads, in the arrays' order."""
+    rows, values = unnested(table, columns, prefix)
     return insert(table).from_select(list(columns),
-                                     select(*values).order_by(rows.c.n))
+                                     select(*values.values()).order_by(rows.c.n))
 
 
-def _group_flush_statement() -> Any:
+def group_flush_statement(history: Any | None = None) -> Any:
+    """GROUP_FLUSH; with `history`, that CTE writes the history rows instead."""
     answers = func.unnest(_array("answer_pks", Integer), _array("answer_texts", Text)) \
         .table_valued(column("pk", Integer), column("text", Text)).render_derived("a")
     store = (update(composes).where(composes.c.pk == answers.c.pk)
              .values(rendered=answers.c.text))
+    if history is None:
+        history = _unnest_insert(compose_changes, CHANGE_COLUMNS, "c_").cte("history")
     return (_unnest_insert(outbox, EVENT_COLUMNS, "e_")
-            .add_cte(_unnest_insert(compose_changes, CHANGE_COLUMNS, "c_").cte("history"))
+            .add_cte(history)
             .add_cte(store.cte("stored_answers")))
 
 
 # PostgreSQL: any number of stored answers, history rows and outbox rows, in one statement.
-GROUP_FLUSH = _group_flush_statement()
+GROUP_FLUSH = group_flush_statement()
 
 
 # PostgreSQL: GROUP_FLUSH with the new compose rows that waited for commit

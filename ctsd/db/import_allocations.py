@@ -1,6 +1,8 @@
 """What a transaction's imports took from the respin allocator (ctsd.db.respins), for the
 compose store: their respins (to give back if the transaction rolls back), the pk the
-last allocation took for the row its import inserts, and the claim of a kept answer.
+last allocation took for the row its import inserts, and the claim of a kept answer;
+and the respins predicted instead (ctsd.db.predicted_imports), which the commit
+statement allocates and checks.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ctsd.db.predicted_imports import PredictedImport
 from ctsd.db.respins import AllocatedAhead, Allocation, RespinAllocator
 
 
@@ -24,8 +27,11 @@ class ImportAllocations:
         self.claimed_kept_answer = False
         # Set by the command bus for an import allocated before its transaction.
         self.ahead: AllocatedAhead | None = None
-        # The pk the last allocation took for the import it serves (PostgreSQL).
+        # The pk the last allocation took for the import it serves (PostgreSQL); for a
+        # predicted one, a placeholder (negative) the commit statement maps to its pk.
         self._pk: int | None = None
+        # Predicted respins taken, in order: the commit statement allocates them.
+        self.predicted: list[PredictedImport] = []
 
     def next_command(self) -> None:
         """What the bus set for one command of a batch does not carry over to the next."""
@@ -33,10 +39,21 @@ class ImportAllocations:
         self.claimed_kept_answer = False
         self.ahead = None
 
-    async def allocate(self, stream: str, requested: int) -> Allocation:
-        """The import's allocation: the one made ahead for it if any, else a new one."""
+    async def allocate(self, stream: str, requested: int, *,
+                       may_predict: bool = False) -> Allocation:
+        """The import's allocation: the one made ahead for it if any, else a new one.
+        A predicted respin is taken only where `may_predict` (the import's row waits
+        for the commit statement, which then allocates it)."""
         ahead, self.ahead = self.ahead, None
+        if ahead is not None and ahead.predicted and not may_predict:
+            ahead = None
         allocation = ahead.take(stream, requested) if ahead is not None else None
+        if allocation is not None and ahead is not None and ahead.predicted:
+            assert allocation.respin is not None
+            self.predicted.append(PredictedImport(stream, requested, allocation.respin,
+                                                  self.kept_answer_claim))
+            self._pk = -len(self.predicted)
+            return allocation
         if allocation is None:
             allocation = await self._respins.allocate(self._conn, stream, requested,
                                                       self.kept_answer_claim)

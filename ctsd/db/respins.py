@@ -44,12 +44,16 @@ class AllocatedAhead:
     imports' allocations one after another). The compose store uses it instead of
     allocating when the import asks for this stream and respin; `taken` once it did:
     from then on the transaction gives the respin back if it rolls back, and no retry
-    uses it again."""
+    uses it again.
+
+    `predicted`: not allocated but predicted (ctsd.respin_predictions), with no pk; the
+    group's commit statement allocates it (ctsd.db.predicted_imports)."""
 
     stream: str
     requested: int
     allocation: Allocation
     taken: bool = False
+    predicted: bool = False
 
     def take(self, stream: str, requested: int) -> Allocation | None:
         if self.taken or (stream, requested) != (self.stream, self.requested):

@@ -19,6 +19,7 @@ from ctsd.db.compose_statements import (
 from ctsd.db.driver_rows import rows_of
 from ctsd.db.import_allocations import ImportAllocations
 from ctsd.db.known_composes import KnownComposes, changes_compose
+from ctsd.db.predicted_imports import PredictionUnusable
 from ctsd.db.rendering import FORGET_ANSWERS, FORGET_TAGGED_ANSWERS
 from ctsd.db.representation import (
     compose_representations,
@@ -57,7 +58,8 @@ class SqlComposeStore:
         self.new_rows = WaitingComposes()
 
     async def allocate_respin(self, stream: str, requested: int) -> RespinGrant:
-        allocation = await self.allocations.allocate(stream, requested)
+        allocation = await self.allocations.allocate(stream, requested,
+                                                     may_predict=self.new_rows.at_commit)
         return RespinGrant(allocation.respin, kept_answer=allocation.kept_answer)
 
     async def pks_of(self, compose_ids: list[str]) -> dict[str, int]:
@@ -86,6 +88,8 @@ class SqlComposeStore:
         pk = self.allocations.take_pk()
         if pk is not None and self.new_rows.at_commit and not more_rows:
             self.new_rows.add({"pk": pk, **values})
+        elif pk is not None and pk < 0:
+            raise PredictionUnusable("a predicted import writes more than its row")
         else:
             statement = INSERT_COMPOSE if pk is None else INSERT_COMPOSE_WITH_PK
             params = {f"new_{name}": value for name, value in values.items()}

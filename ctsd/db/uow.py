@@ -32,6 +32,7 @@ from ctsd.db.flush_statements import (
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
+from ctsd.db.predicted_imports import GROUP_FLUSH_WITH_PREDICTED_COMPOSES, predicted_params
 from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
 from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
@@ -202,12 +203,18 @@ class SqlUnitOfWork:
         new_composes = self.composes.new_rows.take()
         if not (changes or events or answers or tags_added or tags_removed or new_composes):
             return
+        predicted = self.composes.allocations.predicted
         if new_composes:
             # Imports whose rows waited (ctsd.db.waiting_composes): one statement, and
-            # when nothing was sent before it, the whole transaction.
-            await rows_of(conn, GROUP_FLUSH_WITH_COMPOSES, {
-                **group_flush_params(changes, events, answers),
-                **new_compose_params(new_composes)}, last=True)
+            # when nothing was sent before it, the whole transaction. With predicted
+            # respins it also allocates them (ctsd.db.predicted_imports).
+            params = {**group_flush_params(changes, events, answers),
+                      **new_compose_params(new_composes)}
+            if predicted:
+                await rows_of(conn, GROUP_FLUSH_WITH_PREDICTED_COMPOSES,
+                              {**params, **predicted_params(predicted)}, last=True)
+            else:
+                await rows_of(conn, GROUP_FLUSH_WITH_COMPOSES, params, last=True)
         elif tags_added or tags_removed:
             # Tag changes that waited for commit (PostgreSQL only: SqlComposeStore.lock_all)
             # go with the rest: a group of tag changes writes in this one statement.

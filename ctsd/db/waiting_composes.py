@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.compose_statements import INSERT_COMPOSE_WITH_PK, NEW_COMPOSE_COLUMNS
 from ctsd.db.driver_rows import rows_of
+from ctsd.db.predicted_imports import PredictionUnusable
 
 
 class WaitingComposes:
@@ -42,7 +43,11 @@ class WaitingComposes:
         return rows
 
     async def write_now(self, conn: AsyncConnection) -> None:
-        """Insert the waiting rows now, in order, before a statement that may read them."""
+        """Insert the waiting rows now, in order, before a statement that may read them.
+        A predicted import's row (a placeholder pk) cannot be: its respin is allocated
+        by the commit statement only (ctsd.db.predicted_imports)."""
+        if any(row["pk"] < 0 for row in self._rows):
+            raise PredictionUnusable("a statement reads composes before commit")
         for row in self.take():
             await rows_of(conn, INSERT_COMPOSE_WITH_PK,
                           {f"new_{name}": value for name, value in row.items()})

@@ -26,9 +26,6 @@ from ctsd.db.respin_batches import WantedRespin
 from ctsd.db.respins import AllocatedAhead, Allocation, SeparateTransactionRespins
 from ctsd.db.uow import utcnow
 from ctsd.observability import tracing
-from handlers.commands import ImportCompose
-from handlers.composes import respin_wanted
-from handlers.identity import Actor, Roles
 
 log = logging.getLogger(__name__)
 # Allocations asked for, each with where its answer goes.
@@ -36,23 +33,18 @@ Waiting = list[tuple[WantedRespin, "asyncio.Future[Allocation]"]]
 
 
 class AllocationsAhead:
-    def __init__(self, respins: SeparateTransactionRespins, roles: Roles) -> None:
+    def __init__(self, respins: SeparateTransactionRespins) -> None:
         self._respins = respins
-        self._roles = roles
         # Give-backs and batches in flight (the loop keeps only weak references).
         self._tasks: set[asyncio.Task[None]] = set()
         # Allocations waiting for the batch on its way to finish.
         self._waiting: Waiting = []
         self._sending = False
 
-    async def allocate(self, command: ImportCompose, actor: Actor,
-                       kept: KeptAnswerClaim | None) -> AllocatedAhead | None:
-        """The import's allocation (or its claimed kept answer: respin None), if its
-        handler will get that far on what the command carries; else None, and the
-        handler says what is wrong."""
-        wanted = respin_wanted(command, actor, self._roles)
-        if wanted is None:
-            return None
+    async def allocate(self, wanted: tuple[str, int],
+                       kept: KeptAnswerClaim | None) -> AllocatedAhead:
+        """The allocation (or the claimed kept answer: respin None) of an import that
+        asks for this stream and respin (handlers.composes.respin_wanted)."""
         stream, requested = wanted
         claim = kept.parameters(utcnow()) if kept is not None else None
         if tracing.enabled():  # alone, in the request's own span (no batch)

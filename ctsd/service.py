@@ -50,6 +50,7 @@ from handlers.commands import (
     composes_named,
     tags_named,
 )
+from handlers.composes import respin_wanted
 from handlers.identity import Actor, Roles
 
 __all__ = ["BusCommand", "CommandBus", "Idempotency", "Outcome", "Request"]
@@ -90,9 +91,9 @@ class CommandBus:
                         if self.group_commit else None)
         # Imports allocated on arrival, where groups run on the separate allocator;
         # or, where they can be, predicted (ctsd.respin_predictions).
-        self._ahead = (AllocationsAhead(self.respins, self.roles) if self.group_commit
+        self._ahead = (AllocationsAhead(self.respins) if self.group_commit
                        and isinstance(self.respins, SeparateTransactionRespins) else None)
-        self._predictions = RespinPredictions(self.roles)
+        self._predictions = RespinPredictions()
 
     async def execute(self, command: Any, actor: Actor, *,
                       idempotency: Idempotency | None = None,
@@ -112,27 +113,34 @@ class CommandBus:
         if (self._groups is None or message_id is not None
                 or not isinstance(command, GROUPED_COMMANDS)):
             return await self._run_alone(Grouped(command, actor, request))
-        ahead = None
-        if self._ahead is not None and isinstance(command, ImportCompose) \
-                and idempotency is None:
-            ahead = self._predictions.predict(command, actor) if self.predict_respins else None
-            if ahead is not None:  # its claim goes with the prediction
-                request = Request(idempotency, kept, in_reply_to, message_id, ahead)
-            else:
-                ahead = await self._ahead.allocate(command, actor, kept)
-            if ahead is not None and ahead.allocation.respin is None:
-                return Outcome(ahead.allocation.kept_answer, replayed=True)
-            if ahead is not None and not ahead.predicted:  # claimed and allocated
-                request = Request(idempotency, None, in_reply_to, message_id, ahead)
-        item = Grouped(command, actor, request)
-        try:
-            outcome: Outcome = await self._groups.submit(item)
+        # An HTTP import without a key is allocated (or predicted) as it arrives; one
+        # whose stream and respin cannot be read fails in its handler, which says why.
+        wanted = (respin_wanted(command, actor, self.roles) if self._ahead is not None
+                  and isinstance(command, ImportCompose) and idempotency is None else None)
+        if self._ahead is None or wanted is None:
+            outcome: Outcome = await self._groups.submit(Grouped(command, actor, request))
             return outcome
+        predicted = self._predictions.predict(command, *wanted)
+        answered = None
+        try:
+            if predicted is not None and self.predict_respins:
+                ahead = predicted  # its claim goes with the prediction
+            else:
+                ahead = await self._ahead.allocate(wanted, kept)
+                if ahead.allocation.respin is None:
+                    return Outcome(ahead.allocation.kept_answer, replayed=True)
+                kept = None  # claimed: nothing was kept
+            item = Grouped(command, actor,
+                           Request(idempotency, kept, in_reply_to, message_id, ahead))
+            answered = item.answer
+            try:
+                outcome = await self._groups.submit(item)
+                return outcome
+            finally:
+                if not ahead.predicted:
+                    await self._ahead.give_back_unused(ahead, item.answer)
         finally:
-            if ahead is not None and ahead.predicted:
-                self._predictions.settle_when_answered(ahead, item.answer)
-            elif self._ahead is not None and ahead is not None:
-                await self._ahead.give_back_unused(ahead, item.answer)
+            self._predictions.settle_when_answered(wanted[0], answered)
 
     async def _run_alone(self, item: Grouped) -> Outcome:
         request = item.request

@@ -32,6 +32,8 @@ class ImportAllocations:
         self._pk: int | None = None
         # Predicted respins taken, in order: the commit statement allocates them.
         self.predicted: list[PredictedImport] = []
+        # Allocations made ahead that this transaction took: free again if it rolls back.
+        self._taken_ahead: list[AllocatedAhead] = []
 
     def next_command(self) -> None:
         """What the bus set for one command of a batch does not carry over to the next."""
@@ -54,9 +56,12 @@ class ImportAllocations:
                                                   self.kept_answer_claim))
             self._pk = -len(self.predicted)
             return allocation
-        if allocation is None:
-            allocation = await self._respins.allocate(self._conn, stream, requested,
-                                                      self.kept_answer_claim)
+        if allocation is not None and ahead is not None:
+            self._taken_ahead.append(ahead)
+            self._pk = allocation.pk
+            return allocation
+        allocation = await self._respins.allocate(self._conn, stream, requested,
+                                                  self.kept_answer_claim)
         if allocation.respin is None:
             # An identical import of this caller committed and its answer was lost.
             self.claimed_kept_answer = True
@@ -70,8 +75,18 @@ class ImportAllocations:
         pk, self._pk = self._pk, None
         return pk
 
+    def free_taken_ahead(self) -> None:
+        """The transaction rolls back: the allocations made ahead that it took are free
+        again, for the command's next try (the command bus gives back one that no
+        transaction kept). Given back here instead, one would leave a gap in its
+        stream whenever a later import had taken the next respin meanwhile, as under a
+        burst of one stream's imports."""
+        for ahead in self._taken_ahead:
+            ahead.taken = False
+        self._taken_ahead.clear()
+
     async def release(self) -> None:
-        """Give back respins of imports that did not commit, where still possible."""
+        """Give back respins this transaction allocated, where still possible."""
         if self.allocated:
             await self._respins.release(self.allocated)
             self.allocated.clear()

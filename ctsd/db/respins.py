@@ -42,9 +42,10 @@ class AllocatedAhead:
     """An import's allocation made before its transaction, on the separate allocator
     (ctsd.allocations_ahead, so that a group's transaction does not wait for its
     imports' allocations one after another). The compose store uses it instead of
-    allocating when the import asks for this stream and respin; `taken` once it did:
-    from then on the transaction gives the respin back if it rolls back, and no retry
-    uses it again.
+    allocating when the import asks for this stream and respin; `taken` while a
+    transaction holds it: one that rolls back frees it again for the command's next
+    try (ctsd.db.import_allocations), and one that commits keeps it. The command bus
+    gives back one no transaction kept (ctsd.allocations_ahead).
 
     `predicted`: not allocated but predicted (ctsd.respin_predictions), with no pk; the
     group's commit statement allocates it (ctsd.db.predicted_imports)."""

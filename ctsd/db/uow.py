@@ -121,6 +121,7 @@ class SqlUnitOfWork:
         assert self._conn is not None
         try:
             if self._conn.in_transaction():
+                self.composes.allocations.free_taken_ahead()
                 await self._conn.rollback()
                 await self._release_respins()
         finally:

@@ -8,7 +8,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import create_engine, text
+
+from ctsd.config import to_driver_url
 from ctsd.jsonio import loads
+from ctsd.observability import tracing
 from ctsd.service import CommandBus
 from handlers.commands import ImportCompose
 from handlers.composeinfo import stream_of
@@ -16,8 +20,10 @@ from tests.conftest import compose_info, read_database
 from tests.integration.consumer_harness import events, history
 from tests.integration.test_composes_at_commit import _counter, _write
 from tests.integration.test_tag_changes_at_commit import _assert_stored_answers_are_live
+from tests.observability.spans import spans
 from tests.relaying import ADMIN, grouping_bus
 
+__all__ = ["spans"]  # a fixture this module uses
 PREDICTED = "cts_respin_prediction_failed"
 
 
@@ -68,6 +74,17 @@ async def test_new_streams_are_allocated_by_their_groups_one_statement(pg_url):
 
 
 async def test_a_wrong_prediction_runs_the_group_again_with_allocated_respins(pg_url):
+    await _wrong_prediction(pg_url)
+
+
+async def test_a_wrong_prediction_is_told_apart_on_sqlalchemys_path_too(pg_url, spans):
+    # Traced, the statement goes through SQLAlchemy (ctsd.db.driver_rows), whose error
+    # wraps the driver's differently.
+    assert tracing.enabled()
+    await _wrong_prediction(pg_url)
+
+
+async def _wrong_prediction(pg_url: str) -> None:
     async with grouping_bus(pg_url, _one_import) as (bus, statements):
         # Another process took respin 0 of this stream; this one has not seen it.
         _write(pg_url, "INSERT INTO respin_counters (stream, last_respin) VALUES (:s, 0)",
@@ -110,3 +127,52 @@ async def test_the_next_respin_of_a_stream_this_process_saw_is_predicted(pg_url)
     assert _id(second) == "again-1.0-20200526.1"
     assert len(statements) == 1 and PREDICTED in statements[0], statements
     assert history(pg_url, "again-1.0-20200526.1") == ["created"]
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_a_group_run_again_keeps_the_respins_allocated_on_arrival(pg_url):
+    """Imports allocated on arrival that share a group with a wrong prediction get the
+    respins allocated for them when the group runs again: given back and allocated
+    anew, they would leave a gap, since another process took the stream's next one."""
+    url = "https://example.com/compose"
+    async with grouping_bus(pg_url, _one_import) as (bus, _):
+        # Stream r's respin 0 is taken elsewhere: the prediction for it will be wrong.
+        _write(pg_url, "INSERT INTO respin_counters (stream, last_respin) VALUES (:s, 0)",
+               s=stream_of("r", "1.0", "20200526"))
+        holder = create_engine(to_driver_url(pg_url, asynchronous=False))
+        with holder.connect() as held:
+            # A transaction elsewhere creating stream p's counter: the first group (p
+            # alone) waits for it, and the imports below queue behind that group.
+            held.execute(text("INSERT INTO respin_counters VALUES (:s, 0)"),
+                         {"s": stream_of("p", "1.0", "20200526")})
+            first = asyncio.ensure_future(
+                bus.execute(ImportCompose(compose_info(short="p")), ADMIN))
+            await _until(lambda: read_database(
+                pg_url, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"),
+                "the first group waits")
+            # Allocated on arrival (a URL: not predicted), respins 0 and 1; then r.
+            queued = [asyncio.ensure_future(bus.execute(ImportCompose(
+                compose_info(short="q"), compose_url=url), ADMIN)) for _ in range(2)]
+            await _until(lambda: _counter(pg_url, "q") == 1, "both allocated")
+            queued.append(asyncio.ensure_future(
+                bus.execute(ImportCompose(compose_info(short="r")), ADMIN)))
+            await asyncio.sleep(0.1)  # r joins the queue
+            _write(pg_url, "UPDATE respin_counters SET last_respin = 2 WHERE stream = :s",
+                   s=stream_of("q", "1.0", "20200526"))  # another process took q's next
+            held.commit()
+        holder.dispose()
+        results = await asyncio.gather(first, *queued)
+    assert _id(results[0]) == "p-1.0-20200526.1"
+    assert sorted(_id(result) for result in results[1:3]) == [
+        "q-1.0-20200526.0", "q-1.0-20200526.1"], "the respins allocated on arrival"
+    assert _id(results[3]) == "r-1.0-20200526.1"
+    assert _counter(pg_url, "q") == 2
+    for result in results:
+        assert history(pg_url, _id(result)) == ["created"], "once each"

@@ -11,19 +11,23 @@ from ctsd.envelopes import Outcome
 from ctsd.respin_predictions import RespinPredictions
 from handlers.commands import ImportCompose
 from handlers.composeinfo import stream_of
-from handlers.identity import Roles
 from tests.conftest import compose_info
-from tests.relaying import ADMIN
 
 STREAM = stream_of("p", "1.0", "20200526")
 
 
-def _import(respin: int = 0, **fields: Any) -> ImportCompose:
-    return ImportCompose(compose_info(short="p", respin=respin), **fields)
+def _import(**fields: Any) -> ImportCompose:
+    return ImportCompose(compose_info(short="p"), **fields)
 
 
-def _answer(respin: int) -> dict[str, Any]:
-    return compose_info(short="p", respin=respin)
+def _answered(respin: int | None) -> asyncio.Future[Outcome]:
+    """A command's answer: the compose it created (respin), or an error (None)."""
+    answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    if respin is None:
+        answer.set_exception(ValueError("refused"))
+    else:
+        answer.set_result(Outcome(compose_info(short="p", respin=respin)))
+    return answer
 
 
 def _with_variant_arches() -> ImportCompose:
@@ -38,61 +42,72 @@ def _with_variant_arches() -> ImportCompose:
     _import(respin_of="p-1.0-20200101.0"),
     _import(compose_url="https://example.com/compose"),
     _with_variant_arches(),
-    ImportCompose({"payload": "not a ComposeInfo"}),
-], ids=["parents", "respin_of", "location", "variant-arches", "unreadable"])
+], ids=["parents", "respin_of", "location", "variant-arches"])
 def test_an_import_that_writes_more_than_its_row_is_not_predicted(command):
-    assert RespinPredictions(Roles()).predict(command, ADMIN) is None
+    assert RespinPredictions().predict(command, STREAM, 0) is None
 
 
 def test_a_new_stream_is_predicted_the_respin_asked_for():
-    predicted = RespinPredictions(Roles()).predict(_import(respin=3), ADMIN)
+    predicted = RespinPredictions().predict(_import(), STREAM, 3)
     assert predicted is not None and predicted.predicted
     assert (predicted.stream, predicted.requested, predicted.allocation.respin) == (STREAM, 3, 3)
     assert predicted.allocation.pk is None, "its row takes its pk at commit"
 
 
-def test_a_stream_in_flight_is_not_predicted_again_until_settled():
-    predictions = RespinPredictions(Roles())
-    first = predictions.predict(_import(), ADMIN)
-    assert first is not None
-    assert predictions.predict(_import(), ADMIN) is None
-    predictions.settled(first, None)  # refused: nothing learnt
-    again = predictions.predict(_import(), ADMIN)
-    assert again is not None and again.allocation.respin == 0
-
-
-def test_the_respin_after_the_last_one_seen_unless_a_higher_one_is_asked_for():
-    predictions = RespinPredictions(Roles())
-    first = predictions.predict(_import(), ADMIN)
-    assert first is not None
-    predictions.settled(first, _answer(4))  # allocated 4 after all
-    second = predictions.predict(_import(), ADMIN)
-    assert second is not None and second.allocation.respin == 5
-    predictions.settled(second, _answer(5))
-    higher = predictions.predict(_import(respin=9), ADMIN)
-    assert higher is not None and higher.allocation.respin == 9
-
-
-def test_only_the_most_recently_seen_streams_are_remembered():
-    predictions = RespinPredictions(Roles(), remembered=2)
-    for short in ("a", "b", "c"):
-        seen = predictions.predict(ImportCompose(compose_info(short=short)), ADMIN)
-        assert seen is not None
-        predictions.settled(seen, compose_info(short=short, respin=7))
-    forgotten = predictions.predict(ImportCompose(compose_info(short="a")), ADMIN)
-    kept = predictions.predict(ImportCompose(compose_info(short="c")), ADMIN)
-    assert forgotten is not None and forgotten.allocation.respin == 0
-    assert kept is not None and kept.allocation.respin == 8
+async def test_no_prediction_while_an_import_of_the_stream_is_in_flight():
+    predictions = RespinPredictions()
+    first = predictions.predict(_import(), STREAM, 0)
+    # Not predicted (it names a parent), but in flight on the stream all the same.
+    other = predictions.predict(_import(parent_compose_ids=("x",)), STREAM, 0)
+    assert first is not None and other is None
+    predictions.settle_when_answered(STREAM, _answered(None))  # the first, refused
+    assert predictions.predict(_import(), STREAM, 0) is None, "the other is in flight"
+    predictions.settle_when_answered(STREAM, None)  # the third never got an answer
+    predictions.settle_when_answered(STREAM, _answered(0))  # the other created respin 0
+    after = predictions.predict(_import(), STREAM, 0)
+    assert after is not None and after.allocation.respin == 1
 
 
 async def test_a_stream_stays_in_flight_until_its_command_is_answered():
-    predictions = RespinPredictions(Roles())
-    predicted = predictions.predict(_import(), ADMIN)
-    assert predicted is not None
+    predictions = RespinPredictions()
+    assert predictions.predict(_import(), STREAM, 0) is not None
     answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-    predictions.settle_when_answered(predicted, answered)  # its caller went away
-    assert predictions.predict(_import(), ADMIN) is None, "its group may still write it"
-    answered.set_result(Outcome(_answer(0)))
+    predictions.settle_when_answered(STREAM, answered)  # its caller went away
+    assert predictions.predict(_import(), STREAM, 0) is None, "its group may still write it"
+    predictions.settle_when_answered(STREAM, None)
+    answered.set_result(Outcome(compose_info(short="p", respin=0)))
     await asyncio.sleep(0)  # done callbacks run on the loop's next turn
-    after = predictions.predict(_import(), ADMIN)
+    after = predictions.predict(_import(), STREAM, 0)
     assert after is not None and after.allocation.respin == 1
+
+
+async def test_the_respin_after_the_last_one_seen_unless_a_higher_one_is_asked_for():
+    predictions = RespinPredictions()
+    assert predictions.predict(_import(), STREAM, 0) is not None
+    predictions.settle_when_answered(STREAM, _answered(4))  # allocated 4 after all
+    second = predictions.predict(_import(), STREAM, 0)
+    assert second is not None and second.allocation.respin == 5
+    predictions.settle_when_answered(STREAM, _answered(5))
+    higher = predictions.predict(_import(), STREAM, 9)
+    assert higher is not None and higher.allocation.respin == 9
+
+
+async def test_a_replayed_answer_teaches_nothing():
+    predictions = RespinPredictions()
+    assert predictions.predict(_import(), STREAM, 0) is not None
+    replayed: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    replayed.set_result(Outcome(compose_info(short="p", respin=7), replayed=True))
+    predictions.settle_when_answered(STREAM, replayed)
+    again = predictions.predict(_import(), STREAM, 0)
+    assert again is not None and again.allocation.respin == 0
+
+
+async def test_only_the_most_recently_seen_streams_are_remembered():
+    predictions = RespinPredictions(remembered=2)
+    for stream in ("a", "b", "c"):
+        assert predictions.predict(_import(), stream, 0) is not None
+        predictions.settle_when_answered(stream, _answered(7))
+    forgotten = predictions.predict(_import(), "a", 0)
+    kept = predictions.predict(_import(), "c", 0)
+    assert forgotten is not None and forgotten.allocation.respin == 0
+    assert kept is not None and kept.allocation.respin == 8

@@ -13,7 +13,7 @@ from ctsd.service import CommandBus
 from handlers import v1_texts
 from handlers.errors import InvalidInput, NotAuthenticated
 from handlers.identity import Actor
-from handlers.storable import json_problem
+from handlers.storable import json_problem, may_have_json_problem
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
@@ -31,7 +31,7 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidInput("Request body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object")
-    problem = json_problem(body)
+    problem = json_problem(body) if may_have_json_problem(raw) else None
     if problem:
         # PostgreSQL cannot store NUL or a lone surrogate; refuse before any handler runs.
         raise InvalidInput(f"Request body {problem}")

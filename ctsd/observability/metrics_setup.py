@@ -57,8 +57,27 @@ def prepare_multiprocess_metrics() -> Path:
     # prometheus_client picks its value store when it is first imported, which in this
     # process was before the directory existed; metrics created from now on (the
     # workers' labelled ones, see ctsd.api.metrics) must write to the files.
-    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=_this_pid)
     return path
+
+
+# prometheus_client asks for the pid at every sample it records, to notice a fork; each
+# os.getpid() is a system call (2 % of a worker's samples under create at c=8). The pid
+# is kept here instead, and taken again in every child as it is forked.
+_pid = os.getpid()
+
+
+def _this_pid() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid  # noqa: PLW0603 - the one value every fork must renew
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def worker_exited(pid: int | None) -> None:

@@ -23,7 +23,8 @@ class Request:
     # The bus message this command answers, and that message's dedup id.
     in_reply_to: str | None = None
     message_id: str | None = None
-    # An import's respin (and pk) allocated before its transaction (AllocatedAhead).
+    # An import's respin (and pk) allocated before its transaction, or its respin
+    # predicted (AllocatedAhead.predicted: its commit statement allocates it).
     allocated_ahead: AllocatedAhead | None = None
 
 

@@ -41,8 +41,8 @@ class RespinPredictions:
     def predict(self, command: Any, stream: str,
                 requested: int) -> AllocatedAhead | None:
         """The predicted allocation of an import (handlers.commands.ImportCompose), or
-        None if it is to be allocated ahead.
-        Either way the import is in flight on its stream until `settle_when_answered`."""
+        None if it is to be allocated ahead. Either way the import is in flight on its
+        stream until `settle_when_answered`."""
         busy = stream in self._in_flight
         self._in_flight[stream] += 1
         if busy or command.parent_compose_ids or command.respin_of \

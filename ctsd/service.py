@@ -8,7 +8,9 @@ around the handler are the explicit steps of `_run`, each with its SQL in `ctsd/
 1. a bus message id already processed runs nothing (`SqlUnitOfWork.claim_message`);
 2. an Idempotency-Key already used answers its first answer (`ctsd.db.idempotency`);
 3. an import without a key may get the answer kept for a client that went away
-   (`ctsd.db.kept_answers`), claimed with its respin (`ctsd.allocations_ahead`, `ctsd.db.respins`);
+   (`ctsd.db.kept_answers`), claimed with its respin (`ctsd.allocations_ahead`,
+   `ctsd.db.respins`) or, for a predicted respin, by the group's commit statement
+   (`ctsd.respin_predictions`, `ctsd.db.predicted_imports`);
 4. the handler (`handlers.HANDLERS`);
 5. a keyed request's answer is stored under its key.
 """

@@ -44,8 +44,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ctsd.db.compose_statements import COMPOSE_PK, NEW_COMPOSE_COLUMNS
+from ctsd.db.driver_rows import rows_of
 from ctsd.db.failures import sqlstate
 from ctsd.db.flush_statements import (
     CHANGE_COLUMNS,
@@ -54,6 +56,7 @@ from ctsd.db.flush_statements import (
     unnested,
 )
 from ctsd.db.tables import compose_changes, composes, idempotency_keys, respin_counters
+from ctsd.observability.service_metrics import record_predictions
 
 # Raised by cts_respin_prediction_failed (migration 0015).
 PREDICTION_FAILED_SQLSTATE = "CT409"
@@ -159,3 +162,17 @@ def predicted_params(predicted: list[PredictedImport]) -> dict[str, Any]:
             "p_usernames": [claim(item, "lost_username") for item in predicted],
             "p_keys": [claim(item, "lost_key") for item in predicted],
             "p_since": [claim(item, "lost_since") for item in predicted]}
+
+
+async def write_predicted_group(conn: AsyncConnection, params: dict[str, Any],
+                                predicted: list[PredictedImport]) -> None:
+    """GROUP_FLUSH_WITH_PREDICTED_COMPOSES as the transaction's one statement, with
+    GROUP_FLUSH_WITH_COMPOSES's `params`; its predictions counted, held or undone."""
+    try:
+        await rows_of(conn, GROUP_FLUSH_WITH_PREDICTED_COMPOSES,
+                      {**params, **predicted_params(predicted)}, last=True)
+    except Exception as exc:
+        if is_prediction_failure(exc):
+            record_predictions(len(predicted), held=False)
+        raise
+    record_predictions(len(predicted), held=True)

@@ -32,7 +32,7 @@ from ctsd.db.flush_statements import (
 from ctsd.db.gate_store import SqlGateStore
 from ctsd.db.kept_answers import KeptAnswerClaim
 from ctsd.db.location_store import SqlLocationStore
-from ctsd.db.predicted_imports import GROUP_FLUSH_WITH_PREDICTED_COMPOSES, predicted_params
+from ctsd.db.predicted_imports import write_predicted_group
 from ctsd.db.promotion_store import SqlPromotionStore, SqlRemovalRequestStore
 from ctsd.db.rendering import STORE_ANSWER
 from ctsd.db.respins import InTransactionRespins, RespinAllocator
@@ -212,8 +212,7 @@ class SqlUnitOfWork:
             params = {**group_flush_params(changes, events, answers),
                       **new_compose_params(new_composes)}
             if predicted:
-                await rows_of(conn, GROUP_FLUSH_WITH_PREDICTED_COMPOSES,
-                              {**params, **predicted_params(predicted)}, last=True)
+                await write_predicted_group(conn, params, predicted)
             else:
                 await rows_of(conn, GROUP_FLUSH_WITH_COMPOSES, params, last=True)
         elif tags_added or tags_removed:

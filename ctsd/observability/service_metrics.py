@@ -1,4 +1,4 @@
-"""Metrics of ctsd's own work (workers, relay), created on first use.
+"""Metrics of ctsd's own work (workers, relay, predicted respins), created on first use.
 
 Created lazily, in the process that uses them: with several workers that is after
 `prepare_multiprocess_metrics` (ctsd.observability.metrics_setup), so their samples go
@@ -31,6 +31,20 @@ def _relay_counters() -> tuple[Counter, Counter]:
     failed = Counter("cts_relay_publish_failures", "Publish attempts the broker refused or "
                      "did not confirm, and rows whose body fails its schema", registry=REGISTRY)
     return published, failed
+
+
+@functools.cache
+def _predictions() -> Counter:
+    return Counter("cts_respin_predictions", "Respins of HTTP imports predicted rather "
+                   "than allocated ahead (ctsd.respin_predictions): written by their "
+                   "group's statement (held), or undone with it because a prediction of "
+                   "the group was wrong or a kept answer was there (undone; the group "
+                   "then runs again with allocated respins)", ["outcome"], registry=REGISTRY)
+
+
+def record_predictions(count: int, *, held: bool) -> None:
+    """Count the predicted respins of one commit statement, written or undone."""
+    _predictions().labels("held" if held else "undone").inc(count)
 
 
 async def worker_started(_app: web.Application) -> None:

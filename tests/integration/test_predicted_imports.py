@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from ctsd.config import to_driver_url
 from ctsd.jsonio import loads
 from ctsd.observability import tracing
+from ctsd.observability.registry import REGISTRY
 from ctsd.service import CommandBus
 from handlers.commands import ImportCompose
 from handlers.composeinfo import stream_of
@@ -82,6 +83,19 @@ async def test_a_wrong_prediction_is_told_apart_on_sqlalchemys_path_too(pg_url, 
     # wraps the driver's differently.
     assert tracing.enabled()
     await _wrong_prediction(pg_url)
+
+
+def _predictions(outcome: str) -> float:
+    """cts_respin_predictions_total{outcome} in this process's registry so far."""
+    value = REGISTRY.get_sample_value("cts_respin_predictions_total", {"outcome": outcome})
+    return value or 0.0
+
+
+async def test_predictions_are_counted_held_or_undone(pg_url):
+    held, undone = _predictions("held"), _predictions("undone")
+    # The bus's first import (held); then a group of two (undone, then allocated).
+    await _wrong_prediction(pg_url)
+    assert (_predictions("held") - held, _predictions("undone") - undone) == (1, 2)
 
 
 async def _wrong_prediction(pg_url: str) -> None:

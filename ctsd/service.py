@@ -84,8 +84,6 @@ class CommandBus:
     # `group_transactions` of them at a time.
     group_commit: bool = False
     group_transactions: int = 1
-    # Predict the respins of HTTP imports where they can be (ctsd.respin_predictions).
-    predict_respins: bool = True
 
     def __post_init__(self) -> None:
         self._groups = (GroupCommitter(self._run_group_in_transaction, self._run_alone,
@@ -125,7 +123,7 @@ class CommandBus:
         predicted = self._predictions.predict(command, *wanted)
         answered = None
         try:
-            if predicted is not None and self.predict_respins:
+            if predicted is not None:
                 ahead = predicted  # its claim goes with the prediction
             else:
                 ahead = await self._ahead.allocate(wanted, kept)

@@ -20,13 +20,25 @@ def _import(**fields: Any) -> ImportCompose:
     return ImportCompose(compose_info(short="p"), **fields)
 
 
-def _answered(respin: int | None) -> asyncio.Future[Outcome]:
+def _predicted(predictions: RespinPredictions, stream: str = STREAM,
+               requested: int = 0) -> int | None:
+    """The respin predicted for a plain import of `stream`, or None (not predicted)."""
+    ahead = predictions.predict(_import(), stream, requested)
+    return None if ahead is None else ahead.allocation.respin
+
+
+def _pending() -> asyncio.Future[Outcome]:
+    """A command's answer, not there yet."""
+    return asyncio.get_running_loop().create_future()
+
+
+def _answered(respin: int | None, *, replayed: bool = False) -> asyncio.Future[Outcome]:
     """A command's answer: the compose it created (respin), or an error (None)."""
-    answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    answer = _pending()
     if respin is None:
         answer.set_exception(ValueError("refused"))
     else:
-        answer.set_result(Outcome(compose_info(short="p", respin=respin)))
+        answer.set_result(Outcome(compose_info(short="p", respin=respin), replayed))
     return answer
 
 
@@ -56,58 +68,48 @@ def test_a_new_stream_is_predicted_the_respin_asked_for():
 
 async def test_no_prediction_while_an_import_of_the_stream_is_in_flight():
     predictions = RespinPredictions()
-    first = predictions.predict(_import(), STREAM, 0)
+    assert _predicted(predictions) == 0
     # Not predicted (it names a parent), but in flight on the stream all the same.
-    other = predictions.predict(_import(parent_compose_ids=("x",)), STREAM, 0)
-    assert first is not None and other is None
+    assert predictions.predict(_import(parent_compose_ids=("x",)), STREAM, 0) is None
     predictions.settle_when_answered(STREAM, _answered(None))  # the first, refused
-    assert predictions.predict(_import(), STREAM, 0) is None, "the other is in flight"
+    assert _predicted(predictions) is None, "the other is in flight"
     predictions.settle_when_answered(STREAM, None)  # the third never got an answer
     predictions.settle_when_answered(STREAM, _answered(0))  # the other created respin 0
-    after = predictions.predict(_import(), STREAM, 0)
-    assert after is not None and after.allocation.respin == 1
+    assert _predicted(predictions) == 1
 
 
 async def test_a_stream_stays_in_flight_until_its_command_is_answered():
     predictions = RespinPredictions()
-    assert predictions.predict(_import(), STREAM, 0) is not None
-    answered: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    assert _predicted(predictions) == 0
+    answered = _pending()
     predictions.settle_when_answered(STREAM, answered)  # its caller went away
-    assert predictions.predict(_import(), STREAM, 0) is None, "its group may still write it"
+    assert _predicted(predictions) is None, "its group may still write it"
     predictions.settle_when_answered(STREAM, None)
     answered.set_result(Outcome(compose_info(short="p", respin=0)))
     await asyncio.sleep(0)  # done callbacks run on the loop's next turn
-    after = predictions.predict(_import(), STREAM, 0)
-    assert after is not None and after.allocation.respin == 1
+    assert _predicted(predictions) == 1
 
 
 async def test_the_respin_after_the_last_one_seen_unless_a_higher_one_is_asked_for():
     predictions = RespinPredictions()
-    assert predictions.predict(_import(), STREAM, 0) is not None
+    assert _predicted(predictions) == 0
     predictions.settle_when_answered(STREAM, _answered(4))  # allocated 4 after all
-    second = predictions.predict(_import(), STREAM, 0)
-    assert second is not None and second.allocation.respin == 5
+    assert _predicted(predictions) == 5
     predictions.settle_when_answered(STREAM, _answered(5))
-    higher = predictions.predict(_import(), STREAM, 9)
-    assert higher is not None and higher.allocation.respin == 9
+    assert _predicted(predictions, requested=9) == 9
 
 
 async def test_a_replayed_answer_teaches_nothing():
     predictions = RespinPredictions()
-    assert predictions.predict(_import(), STREAM, 0) is not None
-    replayed: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-    replayed.set_result(Outcome(compose_info(short="p", respin=7), replayed=True))
-    predictions.settle_when_answered(STREAM, replayed)
-    again = predictions.predict(_import(), STREAM, 0)
-    assert again is not None and again.allocation.respin == 0
+    assert _predicted(predictions) == 0
+    predictions.settle_when_answered(STREAM, _answered(7, replayed=True))
+    assert _predicted(predictions) == 0
 
 
 async def test_only_the_most_recently_seen_streams_are_remembered():
     predictions = RespinPredictions(remembered=2)
     for stream in ("a", "b", "c"):
-        assert predictions.predict(_import(), stream, 0) is not None
+        assert _predicted(predictions, stream) == 0
         predictions.settle_when_answered(stream, _answered(7))
-    forgotten = predictions.predict(_import(), "a", 0)
-    kept = predictions.predict(_import(), "c", 0)
-    assert forgotten is not None and forgotten.allocation.respin == 0
-    assert kept is not None and kept.allocation.respin == 8
+    assert _predicted(predictions, "a") == 0, "forgotten"
+    assert _predicted(predictions, "c") == 8, "remembered"

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random
 
 from ctsd.allocations_ahead import AllocationsAhead
 from ctsd.db import idempotency, kept_answers
@@ -38,6 +37,7 @@ from ctsd.db.respins import (
     RespinAllocator,
     SeparateTransactionRespins,
 )
+from ctsd.db.retries import with_retries
 from ctsd.db.uow import SqlUnitOfWork
 from ctsd.db.waiting_tag_changes import StaleStoredAnswer
 from ctsd.envelopes import BusCommand, Outcome, Request
@@ -63,13 +63,6 @@ T = TypeVar("T")
 # has group commit (ctsd.group_commit). Others (promotions, contents imports: longer,
 # and rare) always run alone.
 GROUPED_COMMANDS = (ImportCompose, TagCompose, UntagCompose, SetComposeUrl)
-
-
-def _retrying() -> AsyncRetrying:
-    """The one retry policy of the write path: a transient conflict (ctsd.db.failures)
-    runs the whole transaction again, up to four times, after a short random pause."""
-    return AsyncRetrying(retry=retry_if_exception(is_transient), stop=stop_after_attempt(4),
-                         wait=wait_random(0, 0.05), reraise=True)
 
 
 @dataclass
@@ -195,7 +188,7 @@ class CommandBus:
                 outcome = await self._run(uow, item.command, item.actor, item.request)
             except Exception as exc:
                 if is_transient(exc) or is_outage(exc) or is_prediction_failure(exc):
-                    # Not this command's fault: the whole group runs again (_retrying),
+                    # Not this command's fault: the whole group runs again (with_retries),
                     # or each command alone once the database is back.
                     raise
                 raise GroupFailed(index, exc) from exc
@@ -228,14 +221,14 @@ class CommandBus:
                               in_reply_to: str | None = None,
                               auth_backend: str | None = None) -> T:
         """Open a unit of work, do `work`, commit; again on a transient conflict."""
+        async def attempt() -> T:
+            async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to,
+                                     self.respins, auth_backend=auth_backend) as uow:
+                result = await work(uow)
+                await uow.commit()
+                return result
         try:
-            async for attempt in _retrying():
-                with attempt:
-                    async with SqlUnitOfWork(self.engine, self.topic_prefix, in_reply_to,
-                                             self.respins, auth_backend=auth_backend) as uow:
-                        result = await work(uow)
-                        await uow.commit()
-                        return result
+            return await with_retries(attempt)
         except StaleStoredAnswer as exc:
             # A bug to report, and answers GET must no longer serve; the caller runs
             # the commands again the slow way.
@@ -244,7 +237,6 @@ class CommandBus:
                       stale, exc)
             await self._in_transaction(lambda uow: uow.composes.forget_stored_answers(stale))
             raise
-        raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _run(self, uow: SqlUnitOfWork, command: Any, actor: Actor,
                    request: Request) -> Outcome:

@@ -147,8 +147,13 @@ def parse_compose_info(raw: Any) -> ParsedCompose:
 
 
 def _check_date(date: str) -> None:
+    # productmd has matched it to ^\d{8}$, which lets a trailing newline and non-ASCII
+    # digits through: strptime("%Y%m%d") refused both, and so does this. datetime()
+    # checks the calendar as strptime did, at a tenth of its cost (1-2 % of an import).
     try:
-        datetime.strptime(date, "%Y%m%d")
+        if len(date) != 8 or not date.isascii():
+            raise ValueError(date)
+        datetime(int(date[:4]), int(date[4:6]), int(date[6:]))
     except ValueError as exc:
         raise InvalidInput(f'Cannot parse "compose_info": compose.date {date!r} is not a '
                            "real calendar date") from exc

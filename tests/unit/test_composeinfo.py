@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -144,6 +145,21 @@ def test_rejections_are_invalid_input_naming_the_problem(raw, named_problem):
 def test_an_impossible_calendar_date_is_refused():
     with pytest.raises(InvalidInput, match="date"):
         parse_compose_info(_set("payload.compose.date", "20201345"))
+
+
+ARABIC_INDIC_DATE = "\u0662\u0660\u0663\u0660\u0660\u0661\u0660\u0661"  # productmd's \d takes it
+
+
+@pytest.mark.parametrize("date", ["20240229", "20230229", "20201345", "00000101",
+                                  "20300230", "20300101\n", ARABIC_INDIC_DATE])
+def test_dates_are_taken_or_refused_as_strptime_took_them(date):
+    try:
+        datetime.strptime(date, "%Y%m%d")
+    except ValueError:
+        with pytest.raises(InvalidInput, match=r"compose\.date"):
+            parse_compose_info(_set("payload.compose.date", date))
+    else:
+        assert parse_compose_info(_set("payload.compose.date", date)).info.compose.date == date
 
 
 # --- the guess made before parsing (an import's allocation on arrival) -----------------

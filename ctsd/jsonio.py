@@ -5,6 +5,7 @@ made by ctsd/api/responses.py; this module is below every layer and needs no aio
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -38,6 +39,10 @@ def _as_fragment(value: Any) -> Any:
 def _as_value(value: Any) -> Any:
     if isinstance(value, StoredJson):
         return value.value()
+    if isinstance(value, datetime):
+        # As orjson writes it: rows sent to PostgreSQL as JSON carry their timestamps
+        # (ctsd.db.flush_statements.rows_parameter), also when the fallback writes them.
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

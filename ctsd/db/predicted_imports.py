@@ -51,8 +51,8 @@ from ctsd.db.driver_rows import rows_of
 from ctsd.db.failures import sqlstate
 from ctsd.db.flush_statements import (
     CHANGE_COLUMNS,
-    array_parameter,
     group_flush_statement,
+    rows_parameter,
     unnested,
 )
 from ctsd.db.tables import compose_changes, composes, idempotency_keys, respin_counters
@@ -89,15 +89,11 @@ class PredictedImport:
 def _checked_allocations() -> Any:
     """True if every predicted respin is the one its counter gives, and no kept answer
     was claimed; else an error that undoes the statement."""
-    wanted = func.unnest(
-        array_parameter("p_streams", String(255)), array_parameter("p_requested", Integer),
-        array_parameter("p_respins", Integer), array_parameter("p_usernames", String(255)),
-        array_parameter("p_keys", String(255)),
-        array_parameter("p_since", DateTime(timezone=True)),
-    ).table_valued(column("stream", String(255)), column("requested", Integer),
-                   column("respin", Integer), column("username", String(255)),
-                   column("key", String(255)), column("since", DateTime(timezone=True))) \
-        .render_derived("w")
+    wanted = func.json_to_recordset(rows_parameter("p_rows")).table_valued(
+        column("stream", String(255)), column("requested", Integer),
+        column("respin", Integer), column("username", String(255)),
+        column("key", String(255)), column("since", DateTime(timezone=True)),
+    ).render_derived("w", with_types=True)
     wanted_rows = select(wanted).cte("wanted")
     keys = idempotency_keys.c
     claimed = (delete(idempotency_keys)
@@ -122,28 +118,27 @@ def _checked_allocations() -> Any:
 
 
 def _statement() -> Any:
-    rows, values = unnested(composes, NEW_COMPOSE_COLUMNS, "n_")
+    rows = unnested(composes, "n_rows")
+    values = {name: rows.c[name] for name in NEW_COMPOSE_COLUMNS}
     # A predicted import's row takes its pk here; one allocated ahead brings its own.
     values["pk"] = case((rows.c.pk > 0, rows.c.pk), else_=COMPOSE_PK.element)
     new_composes = (insert(composes).from_select(
         list(NEW_COMPOSE_COLUMNS),
-        select(*values.values()).where(_checked_allocations()).order_by(rows.c.n))
+        select(*values.values()).where(_checked_allocations()).order_by(rows.c.ordinality))
         .returning(composes.c.pk, composes.c.compose_id).cte("new_composes"))
-    placeholders = func.unnest(array_parameter("n_pk", Integer),
-                               array_parameter("n_compose_id", String(255))) \
-        .table_valued(column("placeholder", Integer), column("compose_id", String(255))) \
-        .render_derived("m")
-    new_pks = (select(placeholders.c.placeholder, new_composes.c.pk)
-               .join_from(placeholders, new_composes,
-                          new_composes.c.compose_id == placeholders.c.compose_id)
+    # The same rows read again: each one's pk as sent (a placeholder, if predicted).
+    sent = unnested(composes, "n_rows", "m")
+    new_pks = (select(sent.c.pk.label("placeholder"), new_composes.c.pk)
+               .join_from(sent, new_composes, new_composes.c.compose_id == sent.c.compose_id)
                .cte("new_pks"))
-    changes, change_values = unnested(compose_changes, CHANGE_COLUMNS, "c_")
+    changes = unnested(compose_changes, "c_rows")
+    change_values = {name: changes.c[name] for name in CHANGE_COLUMNS}
     change_values["compose_pk"] = func.coalesce(new_pks.c.pk, changes.c.compose_pk)
     history = insert(compose_changes).from_select(
         list(CHANGE_COLUMNS),
         select(*change_values.values())
         .select_from(changes.outerjoin(new_pks, new_pks.c.placeholder == changes.c.compose_pk))
-        .order_by(changes.c.n)).cte("history")
+        .order_by(changes.c.ordinality)).cte("history")
     return group_flush_statement(history)
 
 
@@ -156,12 +151,10 @@ def predicted_params(predicted: list[PredictedImport]) -> dict[str, Any]:
     """GROUP_FLUSH_WITH_PREDICTED_COMPOSES's parameters for the predictions, in order."""
     def claim(item: PredictedImport, name: str) -> Any:
         return item.claim[name] if item.claim is not None else None
-    return {"p_streams": [item.stream for item in predicted],
-            "p_requested": [item.requested for item in predicted],
-            "p_respins": [item.respin for item in predicted],
-            "p_usernames": [claim(item, "lost_username") for item in predicted],
-            "p_keys": [claim(item, "lost_key") for item in predicted],
-            "p_since": [claim(item, "lost_since") for item in predicted]}
+    return {"p_rows": [{"stream": item.stream, "requested": item.requested,
+                        "respin": item.respin, "username": claim(item, "lost_username"),
+                        "key": claim(item, "lost_key"), "since": claim(item, "lost_since")}
+                       for item in predicted]}
 
 
 async def write_predicted_group(conn: AsyncConnection, params: dict[str, Any],

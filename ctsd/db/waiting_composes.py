@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ctsd.db.compose_statements import INSERT_COMPOSE_WITH_PK, NEW_COMPOSE_COLUMNS
+from ctsd.db.compose_statements import INSERT_COMPOSE_WITH_PK
 from ctsd.db.driver_rows import rows_of
 from ctsd.db.predicted_imports import PredictionUnusable
 
@@ -54,6 +54,6 @@ class WaitingComposes:
 
 
 def new_compose_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """GROUP_FLUSH_WITH_COMPOSES's parameters beside group_flush_params': one array per
-    column of `rows`, in order."""
-    return {f"n_{name}": [row[name] for row in rows] for name in NEW_COMPOSE_COLUMNS}
+    """GROUP_FLUSH_WITH_COMPOSES's parameter beside group_flush_params': the rows
+    (NEW_COMPOSE_COLUMNS), in order, as one JSON parameter."""
+    return {"n_rows": rows}

@@ -5,11 +5,14 @@ its rows with the parameters single_flush_params gives it."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from multidict import MultiDict
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import asyncpg
 
 from ctsd.db.compose_statements import (
     INSERT_COMPOSE,
@@ -20,6 +23,8 @@ from ctsd.db.compose_statements import (
     LOCK_COMPOSES_SKIP_LOCKED,
     statements,
 )
+from ctsd.db.driver_statements import DriverStatement
+from ctsd.db.engine import json_column_text
 from ctsd.db.flush_statements import (
     CHANGE_COLUMNS,
     CHANGE_ROW,
@@ -86,6 +91,22 @@ def test_group_flush_binds_every_column_it_writes():
                                                               "answer_text": "{}"}])
     compiled = GROUP_FLUSH.compile(dialect=postgresql.dialect())
     assert set(compiled.construct_params(params)) == set(params)
-    assert params["c_message"] == ["c-message", "c-message"]
-    assert params["e_body"] == ['"e-body"'], "the body goes as JSON text"
-    assert "ORDER BY r.n" in compiled.string, "rows inserted in the order written"
+    assert params["c_rows"] == [change, change]
+    assert params["e_rows"] == [event]
+    event_rows = DriverStatement.compile(GROUP_FLUSH, asyncpg.dialect())
+    sent = dict(zip(event_rows.names, event_rows.arguments(params), strict=True))
+    assert json.loads(sent["e_rows"]) == [event], "each table's rows go as one JSON text"
+    assert "ORDER BY r.ordinality" in compiled.string, "rows inserted in the order written"
+
+
+def test_rows_with_an_integer_orjson_refuses_are_still_sent():
+    # The standard library's fallback (ctsd.jsonio) writes the rows' timestamps too.
+    when = datetime(2026, 12, 7, 14, 12, 13, 482373, tzinfo=UTC)
+    event = {column: None for column in EVENT_COLUMNS} | {"body": {"n": 2 ** 70},
+                                                           "created_at": when}
+    statement = DriverStatement.compile(GROUP_FLUSH, asyncpg.dialect(
+        json_serializer=json_column_text))
+    sent = dict(zip(statement.names, statement.arguments(group_flush_params([], [event], [])),
+                    strict=True))
+    assert json.loads(sent["e_rows"]) == [
+        event | {"created_at": "2026-12-07T14:12:13.482373+00:00"}]

@@ -118,16 +118,17 @@ def _checked_allocations() -> Any:
 
 
 def _statement() -> Any:
-    rows = unnested(composes, "n_rows")
-    values = {name: rows.c[name] for name in NEW_COMPOSE_COLUMNS}
+    # The compose rows sent, read from their JSON parameter once: the INSERT takes them,
+    # and the placeholders' mapping reads each one's pk as sent.
+    doc = unnested(composes, "n_rows")
+    sent = select(*[doc.c[name] for name in NEW_COMPOSE_COLUMNS], doc.c.ordinality).cte("sent")
+    values: dict[str, Any] = {name: sent.c[name] for name in NEW_COMPOSE_COLUMNS}
     # A predicted import's row takes its pk here; one allocated ahead brings its own.
-    values["pk"] = case((rows.c.pk > 0, rows.c.pk), else_=COMPOSE_PK.element)
+    values["pk"] = case((sent.c.pk > 0, sent.c.pk), else_=COMPOSE_PK.element)
     new_composes = (insert(composes).from_select(
         list(NEW_COMPOSE_COLUMNS),
-        select(*values.values()).where(_checked_allocations()).order_by(rows.c.ordinality))
+        select(*values.values()).where(_checked_allocations()).order_by(sent.c.ordinality))
         .returning(composes.c.pk, composes.c.compose_id).cte("new_composes"))
-    # The same rows read again: each one's pk as sent (a placeholder, if predicted).
-    sent = unnested(composes, "n_rows", "m")
     new_pks = (select(sent.c.pk.label("placeholder"), new_composes.c.pk)
                .join_from(sent, new_composes, new_composes.c.compose_id == sent.c.compose_id)
                .cte("new_pks"))
